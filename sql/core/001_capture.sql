@@ -1,0 +1,488 @@
+-- pgcascade capture: the audit trail of every change to a tracked table, recorded in
+-- the writing transaction, and the NOTIFY that wakes the listeners.
+--
+-- Tag vocabulary (the cache indexes results by the same strings):
+--   Post:42              the entity Post 42
+--   Post:*               every entity of type Post
+--   Post[]               unfiltered lists of Post (rows entering or leaving any list)
+--   Post[author_id=5]    lists of Post filtered on a column value
+--   Post[*]              every list of Post
+--   query:posts          cached results of the root field posts; query:posts* by prefix
+--   *                    everything
+
+create schema if not exists pgcascade;
+
+-- the audit trail ------------------------------------------------------------------
+
+create table pgcascade.audit (
+  seq bigint generated always as identity primary key,
+  xid xid8 not null default pg_current_xact_id(),
+  source text not null check (source in ('trigger', 'cascade', 'manual')),
+  created_at timestamptz not null default clock_timestamp(),
+  tags text[] not null,
+  -- Type:id of the rows a trigger saw change, or the entities a cascade named
+  entities text[] not null default '{}',
+  relation text,
+  operation text,
+  row_count bigint,
+  cascade jsonb,
+  query text
+);
+
+comment on table pgcascade.audit is
+  'One row per captured change set: a statement on a tracked table, a cascade, or a manual invalidation.';
+
+-- The listener asks for entries of transactions that were in progress at its last poll.
+create index audit_xid_idx on pgcascade.audit (xid);
+create index audit_created_at_idx on pgcascade.audit (created_at);
+
+create table pgcascade.tracked (
+  relation regclass primary key,
+  typename text not null,
+  id_column name not null,
+  parents jsonb not null,
+  filters name[],
+  tracked_at timestamptz not null default now()
+);
+
+comment on column pgcascade.tracked.filters is
+  'Columns that decide list membership besides the parent keys; null means unknown, so any update may move rows between lists.';
+
+-- the wake-up protocol ---------------------------------------------------------------
+-- NOTIFY serialises committing transactions on a cluster-wide lock, which halves write
+-- throughput when every write pays for it. So a NOTIFY is only a wake-up, sent when some
+-- listener is idle. Two advisory locks carry the state without any table writes:
+--   7013440002  held shared by every idle listener (it waits for NOTIFY)
+--   7013440003  held shared until commit by every writer that skipped the NOTIFY
+-- A listener that goes idle takes the first lock, then waits until it can take the second
+-- one exclusively, then polls once more: every skipped entry has committed by then.
+
+create function pgcascade.wake(p_seq bigint, p_tags text[]) returns void
+language plpgsql as $$
+declare
+  payload text;
+begin
+  -- An exclusive try fails while any idle listener holds the lock shared.
+  if pg_try_advisory_lock(7013440002) then
+    perform pg_advisory_unlock(7013440002);
+    perform pg_advisory_xact_lock_shared(7013440003);
+    -- Look again now that we are visible to a listener going idle: it may have gone
+    -- idle between the two checks, and then it needs the NOTIFY.
+    if pg_try_advisory_lock(7013440002) then
+      perform pg_advisory_unlock(7013440002);
+      return;
+    end if;
+  end if;
+
+  -- PostgreSQL rejects payloads of 8000 bytes or more; then send only the sequence.
+  payload := json_build_object('s', p_seq, 't', p_tags)::text;
+  if octet_length(payload) > 7900 then
+    payload := json_build_object('s', p_seq)::text;
+  end if;
+  perform pg_notify('pgcascade', payload);
+end;
+$$;
+
+create function pgcascade.record(
+  p_source text,
+  p_tags text[],
+  p_entities text[],
+  p_relation text default null,
+  p_operation text default null,
+  p_row_count bigint default null,
+  p_cascade jsonb default null
+) returns bigint
+language plpgsql as $$
+declare
+  entry bigint;
+begin
+  insert into pgcascade.audit (source, tags, entities, relation, operation, row_count, cascade, query)
+  values (
+    p_source, p_tags, p_entities, p_relation, p_operation, p_row_count, p_cascade,
+    case when p_source = 'cascade' then left(current_query(), 500) end
+  )
+  returning seq into entry;
+  perform pgcascade.wake(entry, p_tags);
+  return entry;
+end;
+$$;
+
+-- tags of changed rows -------------------------------------------------------------
+
+-- Tags for a set of rows (as jsonb) that entered or left the table: each row, its
+-- parents, the unfiltered list and the filtered lists it belongs to.
+create function pgcascade.row_tags(
+  p_type text, p_id name, p_parents jsonb, p_lists name[], p_rows jsonb[]
+) returns text[]
+language sql immutable as $$
+  select coalesce(array_agg(distinct tag), '{}')
+  from (
+    select p_type || ':' || (r ->> p_id) as tag from unnest(p_rows) r
+    union all
+    select p_type || '[]' where cardinality(p_rows) > 0
+    union all
+    select p_type || '[' || c || '=' || coalesce(r ->> c, 'null') || ']'
+    from unnest(p_rows) r, unnest(p_lists) c
+    union all
+    select p.value || ':' || (r ->> p.key)
+    from unnest(p_rows) r, jsonb_each_text(p_parents) p
+    where r ->> p.key is not null
+  ) t
+$$;
+
+create function pgcascade.entity_tags(p_type text, p_id name, p_rows jsonb[]) returns text[]
+language sql immutable as $$
+  select coalesce(array_agg(distinct p_type || ':' || (r ->> p_id)), '{}') from unnest(p_rows) r
+$$;
+
+-- The columns whose values place a row in lists: the parent keys and the filters.
+create function pgcascade.list_columns(p_parents jsonb, p_filters name[]) returns name[]
+language sql immutable as $$
+  select coalesce(array_agg(distinct c), '{}')
+  from (
+    select k::name as c from jsonb_object_keys(p_parents) k
+    union all
+    select f from unnest(coalesce(p_filters, '{}')) f
+  ) s
+$$;
+
+-- triggers ---------------------------------------------------------------------------
+-- Statement-level with transition tables: a statement that changes 10,000 rows writes
+-- one audit entry. Arguments: typename, id column, parents (json), filters (array or null).
+
+create function pgcascade.capture_insert() returns trigger
+language plpgsql as $$
+declare
+  parents jsonb := tg_argv[2]::jsonb;
+  lists name[] := pgcascade.list_columns(parents, nullif(tg_argv[3], 'null')::name[]);
+  rows_json jsonb[];
+begin
+  select array_agg(to_jsonb(n)) into rows_json from new_rows n;
+  if rows_json is null then
+    return null;
+  end if;
+  perform pgcascade.record(
+    'trigger',
+    pgcascade.row_tags(tg_argv[0], tg_argv[1]::name, parents, lists, rows_json),
+    pgcascade.entity_tags(tg_argv[0], tg_argv[1]::name, rows_json),
+    tg_table_schema || '.' || tg_table_name, 'INSERT', cardinality(rows_json));
+  return null;
+end;
+$$;
+
+create function pgcascade.capture_delete() returns trigger
+language plpgsql as $$
+declare
+  parents jsonb := tg_argv[2]::jsonb;
+  lists name[] := pgcascade.list_columns(parents, nullif(tg_argv[3], 'null')::name[]);
+  rows_json jsonb[];
+begin
+  select array_agg(to_jsonb(o)) into rows_json from old_rows o;
+  if rows_json is null then
+    return null;
+  end if;
+  perform pgcascade.record(
+    'trigger',
+    pgcascade.row_tags(tg_argv[0], tg_argv[1]::name, parents, lists, rows_json),
+    pgcascade.entity_tags(tg_argv[0], tg_argv[1]::name, rows_json),
+    tg_table_schema || '.' || tg_table_name, 'DELETE', cardinality(rows_json));
+  return null;
+end;
+$$;
+
+-- An update tags every old and new row. Rows whose list columns changed (or whose id
+-- changed, so old and new cannot be paired) also tag the lists they left and entered.
+-- With filters unknown (null), any update may move rows, so all lists of the type go.
+create function pgcascade.capture_update() returns trigger
+language plpgsql as $$
+declare
+  typename text := tg_argv[0];
+  id_column name := tg_argv[1]::name;
+  parents jsonb := tg_argv[2]::jsonb;
+  filters_known boolean := tg_argv[3] <> 'null';
+  lists name[] := pgcascade.list_columns(parents, nullif(tg_argv[3], 'null')::name[]);
+  old_json jsonb[];
+  new_json jsonb[];
+  moved jsonb[];
+  tags text[];
+begin
+  select array_agg(to_jsonb(o)) into old_json from old_rows o;
+  if old_json is null then
+    return null;
+  end if;
+  select array_agg(to_jsonb(n)) into new_json from new_rows n;
+
+  select coalesce(array_agg(r), '{}') into moved
+  from (
+    select unnest(array[o.j, n.j]) r
+    from (select unnest(old_json) j) o
+    full join (select unnest(new_json) j) n on (o.j ->> id_column) = (n.j ->> id_column)
+    where o.j is null or n.j is null
+       or exists (select 1 from unnest(lists) c where (o.j -> c) is distinct from (n.j -> c))
+  ) s
+  where r is not null;
+
+  tags := pgcascade.entity_tags(typename, id_column, old_json || new_json);
+  if filters_known then
+    tags := tags || pgcascade.row_tags(typename, id_column, parents, lists, moved);
+    -- moved rows stay in unfiltered lists when their ids did not change
+    tags := array_remove(tags, typename || '[]');
+    if exists (
+      select 1 from (select unnest(old_json) j) o
+      where not exists (
+        select 1 from unnest(new_json) n where (n ->> id_column) = (o.j ->> id_column))
+    ) then
+      tags := tags || (typename || '[]');
+    end if;
+  else
+    tags := tags || (typename || '[*]')
+      || pgcascade.row_tags(typename, id_column, parents, '{}', moved);
+  end if;
+
+  perform pgcascade.record(
+    'trigger',
+    array(select distinct t from unnest(tags) t order by t),
+    pgcascade.entity_tags(typename, id_column, old_json || new_json),
+    tg_table_schema || '.' || tg_table_name, 'UPDATE', cardinality(new_json));
+  return null;
+end;
+$$;
+
+create function pgcascade.capture_truncate() returns trigger
+language plpgsql as $$
+begin
+  perform pgcascade.record(
+    'trigger',
+    array[tg_argv[0] || ':*', tg_argv[0] || '[*]'],
+    array[tg_argv[0] || ':*'],
+    tg_table_schema || '.' || tg_table_name, 'TRUNCATE', null);
+  return null;
+end;
+$$;
+
+-- track / untrack --------------------------------------------------------------------
+
+create function pgcascade.untrack(tbl regclass) returns void
+language plpgsql
+set client_min_messages = warning
+as $$
+begin
+  execute format('drop trigger if exists pgcascade_capture_insert on %s', tbl);
+  execute format('drop trigger if exists pgcascade_capture_update on %s', tbl);
+  execute format('drop trigger if exists pgcascade_capture_delete on %s', tbl);
+  execute format('drop trigger if exists pgcascade_capture_truncate on %s', tbl);
+  delete from pgcascade.tracked where relation = tbl;
+end;
+$$;
+
+create function pgcascade.track(
+  tbl regclass,
+  typename text,
+  id_column name default 'id',
+  parents jsonb default '{}',
+  filters name[] default null
+) returns void
+language plpgsql as $$
+declare
+  col text;
+  args text;
+begin
+  if typename !~ '^[A-Za-z_][A-Za-z0-9_]*$' then
+    raise exception 'pgcascade.track: typename % is not a GraphQL type name', quote_literal(typename)
+      using errcode = '22023';
+  end if;
+  if jsonb_typeof(parents) is distinct from 'object' then
+    raise exception 'pgcascade.track: parents must be a json object of column: typename'
+      using errcode = '22023';
+  end if;
+  for col in
+    select id_column::text
+    union all select k from jsonb_object_keys(parents) k
+    union all select unnest(coalesce(filters, '{}'))::text
+  loop
+    if not exists (
+      select 1 from pg_attribute
+      where attrelid = tbl and attname = col and attnum > 0 and not attisdropped
+    ) then
+      raise exception 'pgcascade.track: % has no column %', tbl, quote_ident(col)
+        using errcode = '42703';
+    end if;
+  end loop;
+  if exists (
+    select 1 from jsonb_each(parents) p
+    where jsonb_typeof(p.value) <> 'string' or p.value #>> '{}' !~ '^[A-Za-z_][A-Za-z0-9_]*$'
+  ) then
+    raise exception 'pgcascade.track: every parent must map a column to a GraphQL type name'
+      using errcode = '22023';
+  end if;
+
+  perform pgcascade.untrack(tbl);
+  args := format('%L, %L, %L, %L', typename, id_column, parents::text,
+    coalesce(filters::text, 'null'));
+  execute format('create trigger pgcascade_capture_insert after insert on %s '
+    'referencing new table as new_rows for each statement '
+    'execute function pgcascade.capture_insert(%s)', tbl, args);
+  execute format('create trigger pgcascade_capture_update after update on %s '
+    'referencing old table as old_rows new table as new_rows for each statement '
+    'execute function pgcascade.capture_update(%s)', tbl, args);
+  execute format('create trigger pgcascade_capture_delete after delete on %s '
+    'referencing old table as old_rows for each statement '
+    'execute function pgcascade.capture_delete(%s)', tbl, args);
+  execute format('create trigger pgcascade_capture_truncate after truncate on %s '
+    'for each statement execute function pgcascade.capture_truncate(%s)', tbl, args);
+  insert into pgcascade.tracked (relation, typename, id_column, parents, filters)
+  values (tbl, typename, id_column, parents, filters);
+end;
+$$;
+
+-- cascades ---------------------------------------------------------------------------
+
+-- Checks a cascade in the GraphQL Cascade shape and returns its tags; raises 22023 with
+-- the path of the first problem.
+create function pgcascade.cascade_tags(cascade jsonb, out tags text[], out entities text[])
+language plpgsql immutable as $$
+declare
+  key text;
+  item jsonb;
+  i int;
+  typename text;
+  op text;
+  scope text;
+begin
+  tags := '{}';
+  entities := '{}';
+  if jsonb_typeof(cascade) is distinct from 'object' then
+    raise exception 'pgcascade.emit: cascade must be a json object' using errcode = '22023';
+  end if;
+  for key in select jsonb_object_keys(cascade) loop
+    if key not in ('updated', 'deleted', 'invalidations', 'metadata') then
+      raise exception 'pgcascade.emit: cascade has unknown key "%" (expected updated, deleted, invalidations, metadata)', key
+        using errcode = '22023';
+    end if;
+    if key <> 'metadata' and jsonb_typeof(cascade -> key) <> 'array' then
+      raise exception 'pgcascade.emit: cascade.% must be an array', key using errcode = '22023';
+    end if;
+  end loop;
+
+  for item, i in select e, n - 1 from jsonb_array_elements(coalesce(cascade -> 'updated', '[]'))
+      with ordinality x(e, n) loop
+    typename := pgcascade.cascade_entity(item, format('cascade.updated[%s]', i));
+    op := coalesce(item ->> 'operation', 'UPDATED');
+    if op not in ('CREATED', 'UPDATED', 'DELETED') then
+      raise exception 'pgcascade.emit: cascade.updated[%].operation is "%" (expected CREATED, UPDATED or DELETED)', i, op
+        using errcode = '22023';
+    end if;
+    entities := entities || (typename || ':' || (item ->> 'id'));
+    if op <> 'UPDATED' then
+      tags := tags || (typename || '[*]');
+    end if;
+  end loop;
+
+  for item, i in select e, n - 1 from jsonb_array_elements(coalesce(cascade -> 'deleted', '[]'))
+      with ordinality x(e, n) loop
+    typename := pgcascade.cascade_entity(item, format('cascade.deleted[%s]', i));
+    entities := entities || (typename || ':' || (item ->> 'id'));
+    tags := tags || (typename || '[*]');
+  end loop;
+
+  for item, i in select e, n - 1
+      from jsonb_array_elements(coalesce(cascade -> 'invalidations', '[]')) with ordinality x(e, n) loop
+    if jsonb_typeof(item -> 'queryName') is distinct from 'string' then
+      raise exception 'pgcascade.emit: cascade.invalidations[%].queryName must be a string', i
+        using errcode = '22023';
+    end if;
+    scope := coalesce(item ->> 'scope', 'EXACT');
+    if scope not in ('EXACT', 'PREFIX', 'ALL') then
+      raise exception 'pgcascade.emit: cascade.invalidations[%].scope is "%" (expected EXACT, PREFIX or ALL)', i, scope
+        using errcode = '22023';
+    end if;
+    tags := tags || case scope
+      when 'EXACT' then 'query:' || (item ->> 'queryName')
+      when 'PREFIX' then 'query:' || (item ->> 'queryName') || '*'
+      else '*' end;
+  end loop;
+
+  tags := array(select distinct t from unnest(tags || entities) t order by t);
+end;
+$$;
+
+-- Checks one {__typename, id} item and returns its typename.
+create function pgcascade.cascade_entity(item jsonb, path text) returns text
+language plpgsql immutable as $$
+begin
+  if jsonb_typeof(item) is distinct from 'object' then
+    raise exception 'pgcascade.emit: % must be an object', path using errcode = '22023';
+  end if;
+  if jsonb_typeof(item -> '__typename') is distinct from 'string' then
+    raise exception 'pgcascade.emit: %.__typename is missing or not a string', path
+      using errcode = '22023';
+  end if;
+  if item ->> '__typename' !~ '^[A-Za-z_][A-Za-z0-9_]*$' then
+    raise exception 'pgcascade.emit: %.__typename "%" is not a GraphQL type name', path, item ->> '__typename'
+      using errcode = '22023';
+  end if;
+  if coalesce(jsonb_typeof(item -> 'id'), 'missing') not in ('string', 'number') then
+    raise exception 'pgcascade.emit: %.id is missing or not a string or number', path
+      using errcode = '22023';
+  end if;
+  return item ->> '__typename';
+end;
+$$;
+
+create function pgcascade.emit(cascade jsonb) returns bigint
+language plpgsql as $$
+declare
+  checked record;
+begin
+  checked := pgcascade.cascade_tags(cascade);
+  return pgcascade.record('cascade', checked.tags, checked.entities, p_cascade => cascade);
+end;
+$$;
+
+-- manual invalidation ----------------------------------------------------------------
+
+create function pgcascade.invalidate(typename text, id text default null) returns bigint
+language plpgsql as $$
+begin
+  if typename !~ '^[A-Za-z_][A-Za-z0-9_]*$' then
+    raise exception 'pgcascade.invalidate: typename % is not a GraphQL type name', quote_literal(typename)
+      using errcode = '22023';
+  end if;
+  if id is null then
+    return pgcascade.record('manual', array[typename || ':*', typename || '[*]'], array[typename || ':*']);
+  end if;
+  return pgcascade.record('manual', array[typename || ':' || id], array[typename || ':' || id]);
+end;
+$$;
+
+create function pgcascade.invalidate_all() returns bigint
+language sql as $$
+  select pgcascade.record('manual', array['*'], array['*'])
+$$;
+
+-- cascade drift ----------------------------------------------------------------------
+
+create view pgcascade.cascade_drift as
+select
+  t.xid,
+  t.entity as missing_entity,
+  t.relation,
+  t.operation,
+  c.cascade_seq,
+  c.query as mutation_query,
+  t.created_at
+from (
+  select xid, relation, operation, created_at, unnest(entities) as entity
+  from pgcascade.audit where source = 'trigger'
+) t
+join (
+  select xid, min(seq) as cascade_seq, min(query) as query,
+    array_agg(distinct e) as entities
+  from pgcascade.audit, unnest(entities) e
+  where source = 'cascade'
+  group by xid
+) c on c.xid = t.xid
+where not (t.entity = any (c.entities));
+
+comment on view pgcascade.cascade_drift is
+  'Entities that triggers saw change in a transaction whose cascade did not name them: an incomplete mutation function.';

@@ -1,0 +1,43 @@
+/**
+ * Starts the suite's PostgreSQL (DATABASE_URL, else a temporary embedded server) and
+ * builds a template database with every migration applied, which each test file copies.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../src/db/embedded';
+import { migrate } from '../src/db/migrate';
+import { silentLogger } from '../src/logger';
+import { adminUrl, databaseUrl } from './helpers/database';
+
+export default async function globalSetup(): Promise<void> {
+  let admin = process.env.DATABASE_URL;
+  if (!admin) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgcascade-test-'));
+    const server = await startEmbeddedPostgres(
+      { dataDir: path.join(dir, 'data'), temporary: true },
+      silentLogger,
+    );
+    (globalThis as { pgcascadeTestServer?: unknown }).pgcascadeTestServer = { server, dir };
+    admin = server.url;
+  }
+  process.env.PGC_TEST_ADMIN_URL = admin;
+
+  const template = `pgcascade_template_${process.pid}`;
+  process.env.PGC_TEST_TEMPLATE = template;
+  const client = new pg.Client(adminUrl());
+  await client.connect();
+  await client.query(`drop database if exists ${template}`);
+  await client.query(`create database ${template}`);
+  await client.end();
+
+  const templateClient = new pg.Client(databaseUrl(template));
+  await templateClient.connect();
+  try {
+    await migrate(templateClient, 'core', silentLogger);
+    await migrate(templateClient, 'demo', silentLogger);
+  } finally {
+    await templateClient.end();
+  }
+}
