@@ -15,6 +15,8 @@ export default async function globalSetup(): Promise<void> {
   let admin = process.env.DATABASE_URL;
   if (!admin) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgcascade-test-'));
+    // As root the server runs as the postgres user, which must reach its data dir.
+    fs.chmodSync(dir, 0o755);
     const server = await startEmbeddedPostgres(
       { dataDir: path.join(dir, 'data'), temporary: true },
       silentLogger,
