@@ -14,6 +14,8 @@ create schema if not exists pgcascade;
 
 -- the audit trail ------------------------------------------------------------------
 
+-- seq must keep the sequence's cache at 1: readers rely on seqs growing in the order
+-- they are taken (see src/delivery/audit-cursor.ts).
 create table pgcascade.audit (
   seq bigint generated always as identity primary key,
   xid xid8 not null default pg_current_xact_id(),
@@ -56,6 +58,8 @@ comment on column pgcascade.tracked.filters is
 --   7013440003  held shared until commit by every writer that skipped the NOTIFY
 -- A listener that goes idle takes the first lock, then waits until it can take the second
 -- one exclusively, then polls once more: every skipped entry has committed by then.
+-- Writers only ever try these locks: a writer that waited for the second one would queue
+-- behind a listener going idle, which itself waits for every open skipping transaction.
 
 create function pgcascade.wake(p_seq bigint, p_tags text[]) returns void
 language plpgsql as $$
@@ -65,17 +69,22 @@ begin
   -- An exclusive try fails while any idle listener holds the lock shared.
   if pg_try_advisory_lock(7013440002) then
     perform pg_advisory_unlock(7013440002);
-    perform pg_advisory_xact_lock_shared(7013440003);
-    -- Look again now that we are visible to a listener going idle: it may have gone
-    -- idle between the two checks, and then it needs the NOTIFY.
-    if pg_try_advisory_lock(7013440002) then
-      perform pg_advisory_unlock(7013440002);
-      return;
+    -- Fails only while a listener is going idle (it holds or awaits the lock exclusively):
+    -- then it already listens, and the NOTIFY is the cheaper way to reach it.
+    if pg_try_advisory_xact_lock_shared(7013440003) then
+      -- Look again now that we are visible to a listener going idle: it may have gone
+      -- idle between the two checks, and then it needs the NOTIFY.
+      if pg_try_advisory_lock(7013440002) then
+        perform pg_advisory_unlock(7013440002);
+        return;
+      end if;
     end if;
   end if;
 
   -- PostgreSQL rejects payloads of 8000 bytes or more; then send only the sequence.
-  payload := json_build_object('s', p_seq, 't', p_tags)::text;
+  -- s: the entry's seq, c: when it was written (epoch ms, for the lag metric), t: tags
+  payload := json_build_object(
+    's', p_seq, 'c', floor(extract(epoch from clock_timestamp()) * 1000), 't', p_tags)::text;
   if octet_length(payload) > 7900 then
     payload := json_build_object('s', p_seq)::text;
   end if;
@@ -95,10 +104,14 @@ create function pgcascade.record(
 language plpgsql as $$
 declare
   entry bigint;
+  writer xid8;
 begin
-  insert into pgcascade.audit (source, tags, entities, relation, operation, row_count, cascade, query)
+  -- Take the transaction id before the sequence: from then on every reader's snapshot
+  -- lists this transaction as running, so no reader can pass this seq unseen.
+  writer := pg_current_xact_id();
+  insert into pgcascade.audit (xid, source, tags, entities, relation, operation, row_count, cascade, query)
   values (
-    p_source, p_tags, p_entities, p_relation, p_operation, p_row_count, p_cascade,
+    writer, p_source, p_tags, p_entities, p_relation, p_operation, p_row_count, p_cascade,
     case when p_source = 'cascade' then left(current_query(), 500) end
   )
   returning seq into entry;
@@ -149,6 +162,8 @@ $$;
 -- triggers ---------------------------------------------------------------------------
 -- Statement-level with transition tables: a statement that changes 10,000 rows writes
 -- one audit entry. Arguments: typename, id column, parents (json), filters (array or null).
+-- With filters unknown (null), a row may enter or leave lists filtered on any column, so
+-- inserts and deletes also tag every list of the type.
 
 create function pgcascade.capture_insert() returns trigger
 language plpgsql as $$
@@ -156,15 +171,18 @@ declare
   parents jsonb := tg_argv[2]::jsonb;
   lists name[] := pgcascade.list_columns(parents, nullif(tg_argv[3], 'null')::name[]);
   rows_json jsonb[];
+  tags text[];
 begin
   select array_agg(to_jsonb(n)) into rows_json from new_rows n;
   if rows_json is null then
     return null;
   end if;
+  tags := pgcascade.row_tags(tg_argv[0], tg_argv[1]::name, parents, lists, rows_json);
+  if tg_argv[3] = 'null' then
+    tags := array(select distinct t from unnest(tags || (tg_argv[0] || '[*]')) t order by t);
+  end if;
   perform pgcascade.record(
-    'trigger',
-    pgcascade.row_tags(tg_argv[0], tg_argv[1]::name, parents, lists, rows_json),
-    pgcascade.entity_tags(tg_argv[0], tg_argv[1]::name, rows_json),
+    'trigger', tags, pgcascade.entity_tags(tg_argv[0], tg_argv[1]::name, rows_json),
     tg_table_schema || '.' || tg_table_name, 'INSERT', cardinality(rows_json));
   return null;
 end;
@@ -176,15 +194,18 @@ declare
   parents jsonb := tg_argv[2]::jsonb;
   lists name[] := pgcascade.list_columns(parents, nullif(tg_argv[3], 'null')::name[]);
   rows_json jsonb[];
+  tags text[];
 begin
   select array_agg(to_jsonb(o)) into rows_json from old_rows o;
   if rows_json is null then
     return null;
   end if;
+  tags := pgcascade.row_tags(tg_argv[0], tg_argv[1]::name, parents, lists, rows_json);
+  if tg_argv[3] = 'null' then
+    tags := array(select distinct t from unnest(tags || (tg_argv[0] || '[*]')) t order by t);
+  end if;
   perform pgcascade.record(
-    'trigger',
-    pgcascade.row_tags(tg_argv[0], tg_argv[1]::name, parents, lists, rows_json),
-    pgcascade.entity_tags(tg_argv[0], tg_argv[1]::name, rows_json),
+    'trigger', tags, pgcascade.entity_tags(tg_argv[0], tg_argv[1]::name, rows_json),
     tg_table_schema || '.' || tg_table_name, 'DELETE', cardinality(rows_json));
   return null;
 end;
@@ -248,12 +269,18 @@ begin
 end;
 $$;
 
+-- A truncate empties every parent's lists of the type too, as deleting each row would.
 create function pgcascade.capture_truncate() returns trigger
 language plpgsql as $$
 begin
   perform pgcascade.record(
     'trigger',
-    array[tg_argv[0] || ':*', tg_argv[0] || '[*]'],
+    array(
+      select distinct t from (
+        select tg_argv[0] || ':*' as t
+        union all select tg_argv[0] || '[*]'
+        union all select p.value || ':*' from jsonb_each_text(tg_argv[2]::jsonb) p
+      ) s order by t),
     array[tg_argv[0] || ':*'],
     tg_table_schema || '.' || tg_table_name, 'TRUNCATE', null);
   return null;
@@ -287,8 +314,8 @@ declare
   col text;
   args text;
 begin
-  if typename !~ '^[A-Za-z_][A-Za-z0-9_]*$' then
-    raise exception 'pgcascade.track: typename % is not a GraphQL type name', quote_literal(typename)
+  if typename is null or typename !~ '^[A-Za-z_][A-Za-z0-9_]*$' then
+    raise exception 'pgcascade.track: typename % is not a GraphQL type name', quote_nullable(typename)
       using errcode = '22023';
   end if;
   if jsonb_typeof(parents) is distinct from 'object' then
@@ -444,8 +471,8 @@ $$;
 create function pgcascade.invalidate(typename text, id text default null) returns bigint
 language plpgsql as $$
 begin
-  if typename !~ '^[A-Za-z_][A-Za-z0-9_]*$' then
-    raise exception 'pgcascade.invalidate: typename % is not a GraphQL type name', quote_literal(typename)
+  if typename is null or typename !~ '^[A-Za-z_][A-Za-z0-9_]*$' then
+    raise exception 'pgcascade.invalidate: typename % is not a GraphQL type name', quote_nullable(typename)
       using errcode = '22023';
   end if;
   if id is null then
@@ -458,6 +485,26 @@ $$;
 create function pgcascade.invalidate_all() returns bigint
 language sql as $$
   select pgcascade.record('manual', array['*'], array['*'])
+$$;
+
+-- pruning ----------------------------------------------------------------------------
+
+-- Deletes the audit entries created more than older_than ago; returns how many went.
+-- Not yet: entries that a running instance has not applied yet are deleted as well.
+create function pgcascade.prune(older_than interval) returns bigint
+language plpgsql as $$
+declare
+  pruned bigint;
+begin
+  if older_than is null or older_than < interval '0' then
+    raise exception 'pgcascade.prune: older_than must be a non-negative interval, not %',
+      coalesce(older_than::text, 'null')
+      using errcode = '22023';
+  end if;
+  delete from pgcascade.audit where created_at < now() - older_than;
+  get diagnostics pruned = row_count;
+  return pruned;
+end;
 $$;
 
 -- cascade drift ----------------------------------------------------------------------

@@ -1,0 +1,27 @@
+/**
+ * Coalescing: identical misses in flight at the same time share one execution. The
+ * first caller runs it; the others wait for its outcome, success or failure alike.
+ */
+
+/** Shares in-flight work per key. */
+export class Coalescer<T> {
+  private readonly inflight = new Map<string, Promise<T>>();
+
+  /** Executions in flight now. */
+  get size(): number {
+    return this.inflight.size;
+  }
+
+  /**
+   * Runs `work` for `key`, or joins the run already in flight for it. `coalesced` says
+   * which: true when this caller joined another's run.
+   */
+  run(key: string, work: () => Promise<T>): { result: Promise<T>; coalesced: boolean } {
+    const running = this.inflight.get(key);
+    if (running) return { result: running, coalesced: true };
+
+    const result = work().finally(() => this.inflight.delete(key));
+    this.inflight.set(key, result);
+    return { result, coalesced: false };
+  }
+}

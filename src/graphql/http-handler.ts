@@ -1,0 +1,276 @@
+/**
+ * The HTTP front of the service on raw node:http. A cacheable POST /graphql that hits
+ * is answered here without parsing, validating or executing GraphQL and without the
+ * Fetch API adapter; a miss is coalesced with identical misses and filled through Yoga;
+ * everything else (GET, GraphiQL, mutations, introspection, malformed bodies) goes to
+ * Yoga as a bypass. Every /graphql response says which in `x-cache`.
+ */
+import crypto from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { YogaServerInstance } from 'graphql-yoga';
+import type { CacheStore } from '../cache/cache-store';
+import { cacheKey } from '../cache/cache-key';
+import { Coalescer } from '../cache/coalescing';
+import { DocumentCache } from '../cache/document-cache';
+import type { Logger } from '../logger';
+import { BodyTooLarge, readBody } from './request-body';
+import type { SchemaModule } from './schema-module';
+import type { FillContext, ServerContext } from './yoga';
+
+/** What the serving path reports; implemented by observability/metrics.ts. */
+export interface ServingMetrics {
+  request(result: 'hit' | 'miss' | 'bypass'): void;
+  coalesced(): void;
+  staleFill(): void;
+}
+
+/** Routes other than /graphql, answered by their own modules. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/** Everything the handler needs. */
+export interface HandlerDeps {
+  yoga: YogaServerInstance<ServerContext, object>;
+  module: SchemaModule;
+  store: CacheStore;
+  documents: DocumentCache;
+  /** PGCASCADE_CACHE_TTL_SECONDS; 0 bypasses the cache entirely. */
+  ttlSeconds: number;
+  metrics: ServingMetrics;
+  routes: Record<string, RouteHandler>;
+  log: Logger;
+}
+
+interface GraphQLParams {
+  query: string;
+  operationName?: string | null;
+  variables?: Record<string, unknown> | null;
+}
+
+/** The outcome of one fill, shared by every coalesced waiter. */
+interface FillOutcome {
+  status: number;
+  body: Buffer;
+  contentType: string;
+  etag?: string;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function isPlainParams(value: unknown): value is GraphQLParams {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const p = value as Record<string, unknown>;
+  if (typeof p.query !== 'string') return false;
+  if (p.operationName != null && typeof p.operationName !== 'string') return false;
+  if (p.variables != null && (typeof p.variables !== 'object' || Array.isArray(p.variables))) {
+    return false;
+  }
+  // Extensions (persisted queries, say) change what runs: leave those to Yoga.
+  return p.extensions == null;
+}
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
+function graphqlError(message: string, code: string): Buffer {
+  return Buffer.from(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+}
+
+/** Shortest expiry of the types in a result, capped by the global one. */
+function ttlFor(module: SchemaModule, typenames: string[], globalSeconds: number): number {
+  let ttl = globalSeconds;
+  const overrides = module.ttlSeconds;
+  if (!overrides) return ttl;
+  for (const name of typenames) {
+    const own = overrides[name];
+    if (own !== undefined && own < ttl) ttl = own;
+  }
+  return ttl;
+}
+
+/** Builds the request listener for node:http, and a gauge of fills in flight. */
+export function createRequestHandler(deps: HandlerDeps) {
+  const { store, documents, metrics, log } = deps;
+  const fills = new Coalescer<FillOutcome>();
+
+  async function toYoga(
+    req: IncomingMessage,
+    body: Buffer | undefined,
+    serverContext: ServerContext = {},
+  ): Promise<Response> {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const init: RequestInit = {
+      method: req.method,
+      headers,
+      body: body && body.length > 0 ? new Uint8Array(body) : undefined,
+    };
+    const url = `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`;
+    return deps.yoga.fetch(url, init, serverContext);
+  }
+
+  async function sendResponse(res: ServerResponse, response: Response, cache: string) {
+    const body = Buffer.from(await response.arrayBuffer());
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+    headers['x-cache'] = cache;
+    headers['content-length'] = String(body.length);
+    res.writeHead(response.status, headers);
+    res.end(body);
+  }
+
+  async function bypass(req: IncomingMessage, res: ServerResponse, body?: Buffer) {
+    metrics.request('bypass');
+    await sendResponse(res, await toYoga(req, body), 'bypass');
+  }
+
+  async function fill(
+    req: IncomingMessage,
+    body: Buffer,
+    key: string,
+    fillContext: FillContext,
+  ): Promise<FillOutcome> {
+    const token = store.beginFill();
+    try {
+      const response = await toYoga(req, body, { fill: fillContext });
+      const bytes = Buffer.from(await response.arrayBuffer());
+      const contentType = response.headers.get('content-type') ?? JSON_TYPE;
+      if (response.status !== 200 || !fillContext.ok) {
+        store.cancelFill(token);
+        return { status: response.status, body: bytes, contentType };
+      }
+      const etag = `"${crypto.createHash('sha1').update(bytes).digest('base64url')}"`;
+      const ttlSeconds = ttlFor(deps.module, fillContext.typenames, deps.ttlSeconds);
+      const stored = store.fill(token, key, {
+        body: bytes,
+        etag,
+        tags: fillContext.tags,
+        ttlSeconds,
+      });
+      if (stored === 'stale') metrics.staleFill();
+      return { status: 200, body: bytes, contentType: JSON_TYPE, etag };
+    } catch (error) {
+      store.cancelFill(token);
+      throw error;
+    }
+  }
+
+  function sendBytes(
+    req: IncomingMessage,
+    res: ServerResponse,
+    outcome: FillOutcome,
+    cache: 'hit' | 'miss',
+  ) {
+    if (outcome.etag && etagMatches(req.headers['if-none-match'] as string, outcome.etag)) {
+      res.writeHead(304, { etag: outcome.etag, 'x-cache': cache });
+      res.end();
+      return;
+    }
+    const headers: Record<string, string> = {
+      'content-type': outcome.contentType,
+      'content-length': String(outcome.body.length),
+      'x-cache': cache,
+    };
+    if (outcome.etag) headers.etag = outcome.etag;
+    res.writeHead(outcome.status, headers);
+    res.end(outcome.body);
+  }
+
+  async function graphqlPost(req: IncomingMessage, res: ServerResponse) {
+    let body: Buffer;
+    try {
+      body = await readBody(req);
+    } catch (error) {
+      if (!(error instanceof BodyTooLarge)) throw error;
+      metrics.request('bypass');
+      const payload = graphqlError(error.message, 'PAYLOAD_TOO_LARGE');
+      res.writeHead(413, {
+        'content-type': JSON_TYPE,
+        'content-length': String(payload.length),
+        'x-cache': 'bypass',
+        connection: 'close',
+      });
+      res.end(payload);
+      req.resume();
+      return;
+    }
+
+    let params: unknown;
+    try {
+      params = JSON.parse(body.toString('utf8'));
+    } catch {
+      return bypass(req, res, body);
+    }
+    if (deps.ttlSeconds === 0 || !isPlainParams(params)) return bypass(req, res, body);
+    const info = documents.lookup(params.query);
+    if (!info || !DocumentCache.cacheable(info, params.operationName)) {
+      return bypass(req, res, body);
+    }
+
+    const scope = deps.module.scope
+      ? deps.module.scope({
+          headers: req.headers,
+          document: info.document,
+          operationName: params.operationName,
+        })
+      : null;
+    const key = cacheKey(scope, params.operationName, params.variables, params.query);
+    const entry = store.get(key);
+    if (entry) {
+      metrics.request('hit');
+      sendBytes(req, res, { status: 200, body: entry.body, contentType: JSON_TYPE, etag: entry.etag }, 'hit');
+      return;
+    }
+
+    metrics.request('miss');
+    const prepared = info.prepared!;
+    const { result, coalesced } = fills.run(key, () =>
+      fill(req, body, key, { prepared, ok: false, tags: [], typenames: [] }),
+    );
+    if (coalesced) metrics.coalesced();
+    sendBytes(req, res, await result, 'miss');
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse) {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path === '/graphql') {
+      if (req.method === 'POST' && /json/i.test(req.headers['content-type'] ?? '')) {
+        return graphqlPost(req, res);
+      }
+      return bypass(req, res, req.method === 'POST' ? await readBody(req) : undefined);
+    }
+    const handler = deps.routes[path];
+    if (handler) return handler(req, res);
+    const payload = Buffer.from(JSON.stringify({ error: `no route ${path}` }));
+    res.writeHead(404, { 'content-type': JSON_TYPE, 'content-length': String(payload.length) });
+    res.end(payload);
+  }
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    route(req, res).catch((error) => {
+      log.error({ err: error, url: req.url }, 'request handling failed');
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const status = error instanceof BodyTooLarge ? 413 : 500;
+      const payload = graphqlError(
+        status === 413 ? error.message : 'Unexpected error.',
+        status === 413 ? 'PAYLOAD_TOO_LARGE' : 'INTERNAL_SERVER_ERROR',
+      );
+      res.writeHead(status, {
+        'content-type': JSON_TYPE,
+        'content-length': String(payload.length),
+        'x-cache': 'bypass',
+      });
+      res.end(payload);
+    });
+  };
+  return { handle, inflightFills: () => fills.size };
+}

@@ -1,0 +1,115 @@
+/**
+ * The GraphQL Yoga server behind the cache: it parses, validates and executes every
+ * miss and every request the cache bypasses. Two plugins tie it to the cache: fills run
+ * the augmented document and collect tags; mutations wait until their changes are
+ * applied locally before the response goes out (read-your-writes).
+ */
+import { execute, getOperationAST, type GraphQLSchema } from 'graphql';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type pg from 'pg';
+import type { Logger } from '../logger';
+import { collectAndStrip, type PreparedDocument } from '../cache/result-tags';
+import { createErrorMasker } from './mask-error';
+import type { RequestHeaders, SchemaModule } from './schema-module';
+
+/** Passed by the serving path with a miss it wants to store; filled in by the plugin. */
+export interface FillContext {
+  prepared: PreparedDocument;
+  /** Set when execution succeeded without errors, so the result may be stored. */
+  ok: boolean;
+  tags: string[];
+  typenames: string[];
+}
+
+/** Server context given to yoga.fetch by the serving path. */
+export interface ServerContext {
+  fill?: FillContext;
+}
+
+/** What Yoga needs from the rest of the service. */
+export interface YogaDeps {
+  schema: GraphQLSchema;
+  module: SchemaModule;
+  pool: pg.Pool;
+  /** Resolves once every change committed so far is applied to the local cache. */
+  sync(): Promise<void>;
+  /** Called for every operation executed (pgcascade_executions_total). */
+  onExecution(): void;
+  log: Logger;
+}
+
+function headersOf(request: Request): RequestHeaders {
+  const headers: RequestHeaders = {};
+  request.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  return headers;
+}
+
+function fillPlugin(deps: YogaDeps): Plugin<ServerContext> {
+  return {
+    onExecute({ args, setExecuteFn }) {
+      const fill = (args.contextValue as ServerContext).fill;
+      if (!fill) return;
+      setExecuteFn(async (executionArgs) => {
+        const result = await execute({ ...executionArgs, document: fill.prepared.document });
+        if (result.errors?.length || !result.data) return result;
+        const collected = collectAndStrip(
+          deps.schema,
+          fill.prepared.plan,
+          result.data as Record<string, unknown>,
+          executionArgs.variableValues ?? {},
+          deps.module.listTags,
+        );
+        fill.tags = collected.tags;
+        fill.typenames = collected.typenames;
+        fill.ok = true;
+        return result;
+      });
+    },
+  };
+}
+
+function readYourWritesPlugin(deps: YogaDeps): Plugin {
+  return {
+    onExecute({ args }) {
+      const operation = getOperationAST(args.document, args.operationName);
+      if (operation?.operation !== 'mutation') return;
+      return {
+        // The mutation has committed; the response waits until its audit entries (and
+        // everything committed before them) are applied to this instance's cache.
+        onExecuteDone: () => deps.sync(),
+      };
+    },
+  };
+}
+
+/** Creates the Yoga instance serving `deps.schema` at /graphql. */
+export function createYogaServer(deps: YogaDeps): YogaServerInstance<ServerContext, object> {
+  const log = deps.log;
+  return createYoga<ServerContext>({
+    schema: deps.schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    graphiql: { title: 'pgcascade' },
+    maskedErrors: { maskError: createErrorMasker(log) },
+    logging: {
+      debug: (...args) => log.debug({ yoga: args }, 'yoga'),
+      info: (...args) => log.info({ yoga: args }, 'yoga'),
+      warn: (...args) => log.warn({ yoga: args }, 'yoga'),
+      error: (...args) => log.error({ yoga: args }, 'yoga'),
+    },
+    context: async ({ request }) => {
+      const headers = headersOf(request);
+      const own = deps.module.context
+        ? await deps.module.context({ pool: deps.pool, headers })
+        : { pool: deps.pool, headers };
+      return own;
+    },
+    plugins: [
+      { onExecute: () => deps.onExecution() },
+      fillPlugin(deps),
+      readYourWritesPlugin(deps),
+    ],
+  });
+}

@@ -1,0 +1,84 @@
+import pg from 'pg';
+import { AuditCursor } from '../../src/delivery/audit-cursor';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+
+describe('the audit cursor', () => {
+  let db: TestDatabase;
+  let a: pg.Client;
+  let b: pg.Client;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await db.pool.query(`
+      create schema c;
+      create table c.rows (id bigint primary key);
+      select pgcascade.track('c.rows', 'Row', 'id', '{}', '{}');`);
+    a = new pg.Client(db.url);
+    b = new pg.Client(db.url);
+    await Promise.all([a.connect(), b.connect()]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([a.end(), b.end()]);
+    await db.drop();
+  });
+
+  async function readTags(cursor: AuditCursor): Promise<string[]> {
+    const { entries } = await cursor.read(db.pool);
+    return entries.flatMap((e) => e.tags.filter((t) => t.startsWith('Row:')));
+  }
+
+  it('finds an entry written early by a transaction that commits after later ones', async () => {
+    const cursor = new AuditCursor();
+    await cursor.start(db.pool);
+
+    await a.query('begin');
+    await a.query('insert into c.rows values (1)');
+    await b.query('insert into c.rows values (2)');
+    expect(await readTags(cursor)).toEqual(['Row:2']);
+
+    await a.query('commit');
+    expect(await readTags(cursor)).toEqual(['Row:1']);
+    expect(await readTags(cursor)).toEqual([]);
+  });
+
+  it('finds an entry of a transaction at or above the snapshot xmax, which xip omits', async () => {
+    const cursor = new AuditCursor();
+    await cursor.start(db.pool);
+
+    // a takes the lower xid but the higher seq; b the higher xid and the lower seq.
+    await a.query('begin');
+    await a.query('select pg_current_xact_id()');
+    await b.query('begin');
+    await b.query('select pg_current_xact_id()');
+    await b.query('insert into c.rows values (10)');
+    await a.query('insert into c.rows values (11)');
+    await a.query('commit');
+    // Only a has completed: the snapshot's xmax is b's xid, so b is not in its xip.
+    expect(await readTags(cursor)).toEqual(['Row:11']);
+
+    await b.query('commit');
+    expect(await readTags(cursor)).toEqual(['Row:10']);
+  });
+
+  it('reads a backlog larger than its limit in several reads without losing entries', async () => {
+    const cursor = new AuditCursor(3);
+    await cursor.start(db.pool);
+    for (let id = 100; id < 110; id++) await db.pool.query('insert into c.rows values ($1)', [id]);
+
+    const seen: string[] = [];
+    for (;;) {
+      const { entries, more } = await cursor.read(db.pool);
+      seen.push(...entries.flatMap((e) => e.tags.filter((t) => t.startsWith('Row:'))));
+      if (!more) break;
+    }
+    expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => `Row:${100 + i}`));
+  });
+
+  it('ignores entries of transactions that committed before it started', async () => {
+    await db.pool.query('insert into c.rows values (500)');
+    const cursor = new AuditCursor();
+    await cursor.start(db.pool);
+    expect(await readTags(cursor)).toEqual([]);
+  });
+});
