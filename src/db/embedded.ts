@@ -85,7 +85,8 @@ export async function startEmbeddedPostgres(
     port,
     user: USER,
     password: PASSWORD,
-    persistent: !options.temporary,
+    // Deletion of temporary data is ours: restart() stops the server and must keep it.
+    persistent: true,
     createPostgresUser: isRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     onLog: (message: string) => log.debug({ postgres: message.trim() }, 'embedded postgres'),
@@ -117,7 +118,7 @@ export async function startEmbeddedPostgres(
   await start();
   log.info({ port, dir }, 'embedded PostgreSQL started');
 
-  const stop = async () => {
+  const halt = async () => {
     if (!running) return;
     running = false;
     await server.stop();
@@ -125,9 +126,12 @@ export async function startEmbeddedPostgres(
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
-    stop,
+    stop: async () => {
+      await halt();
+      if (options.temporary) fs.rmSync(dir, { recursive: true, force: true });
+    },
     restart: async () => {
-      await stop();
+      await halt();
       await start();
     },
   };

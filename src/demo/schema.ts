@@ -136,7 +136,16 @@ const Query = {
 };
 
 type PostArgs = { authorId: unknown; title: string; body: string };
-type UpdateArgs = { id: unknown; title?: string; body?: string; published?: boolean };
+type UpdateArgs = {
+  id: unknown;
+  title?: string | null;
+  body?: string | null;
+  published?: boolean | null;
+};
+
+function postResult({ entity, ...rest }: mutations.MutationPayload<PostRow>) {
+  return { ...rest, post: entity };
+}
 
 const Mutation = {
   createPost: async (_: unknown, args: PostArgs, ctx: DemoContext) =>
@@ -150,10 +159,6 @@ const Mutation = {
     return { ...rest, user: entity };
   },
 };
-
-function postResult({ entity, ...rest }: mutations.MutationPayload<PostRow>) {
-  return { ...rest, post: entity };
-}
 
 /** Resolvers of the demo schema, in the graphql-tools shape. */
 export const demoResolvers = {

@@ -112,7 +112,8 @@ describe('emit', () => {
     expect(recorded.source).toBe('cascade');
     expect(recorded.cascade).toEqual(cascade);
     expect([...recorded.tags].sort()).toEqual(
-      ['Comment:7', 'Comment[*]', 'Post:1', 'Post:2', 'Post[*]', 'query:feed', 'query:posts*'].sort(),
+      ['Comment:7', 'Comment[*]', 'Post:1', 'Post:2', 'Post[*]', 'query:feed', 'query:posts*']
+        .sort(),
     );
     expect([...recorded.entities].sort()).toEqual(['Comment:7', 'Post:1', 'Post:2']);
     expect(recorded.query).toContain('emit-returns-seq');
@@ -154,7 +155,9 @@ describe('manual invalidation', () => {
   });
 
   it('invalidate_all() returns the seq of an entry tagging everything', async () => {
-    const { rows } = await db.pool.query<{ seq: string }>('select pgcascade.invalidate_all() as seq');
+    const { rows } = await db.pool.query<{ seq: string }>(
+      'select pgcascade.invalidate_all() as seq',
+    );
 
     expect(await entry(rows[0].seq)).toMatchObject({ source: 'manual', tags: ['*'] });
   });

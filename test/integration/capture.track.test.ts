@@ -72,7 +72,7 @@ it('records the tracking, and tracking again replaces it', async () => {
   await db.pool.query(`insert into ${table} values (1, 5, true)`);
 
   const { rows } = await db.pool.query(
-    'select typename, filters from pgcascade.tracked where relation = $1::regclass',
+    'select typename, filters::text[] from pgcascade.tracked where relation = $1::regclass',
     [table],
   );
   expect(rows).toEqual([{ typename: 'Article', filters: ['published'] }]);

@@ -1,0 +1,70 @@
+import pg from 'pg';
+import { migrate } from '../../src/db/migrate';
+import { Delivery } from '../../src/delivery/delivery';
+import { EventBus } from '../../src/events';
+import { silentLogger } from '../../src/logger';
+import { spawnEmbedded, type EmbeddedProcess } from '../helpers/embedded-process';
+import { RecordingCache } from '../helpers/recording-cache';
+
+describe('delivery across a PostgreSQL restart', () => {
+  let server: EmbeddedProcess;
+
+  beforeAll(async () => {
+    server = await spawnEmbedded();
+    const client = new pg.Client(server.url);
+    await client.connect();
+    await migrate(client, 'core', silentLogger);
+    await client.query(`
+      create schema t;
+      create table t.items (id bigint primary key);
+      select pgcascade.track('t.items', 'Item', 'id', '{}', '{}');`);
+    await client.end();
+  }, 60_000);
+
+  afterAll(() => server.stop());
+
+  it('reconnects, catches up and applies writes made before and after it is back', async () => {
+    const cache = new RecordingCache();
+    const bus = new EventBus();
+    const pool = new pg.Pool({ connectionString: server.url, max: 2 });
+    pool.on('error', () => undefined);
+    const delivery = new Delivery(
+      {
+        connectionString: server.url,
+        instanceId: 'restart-test',
+        reconcileIntervalMs: 60_000,
+        auditRetentionSeconds: 0,
+        listener: { backoffMinMs: 20, backoffMaxMs: 200 },
+      },
+      pool,
+      cache,
+      bus,
+      silentLogger,
+    );
+    const idle = bus.next('listener:idle');
+    await delivery.start();
+    await idle;
+    try {
+      const lost = bus.next('listener:disconnected');
+      await server.restart();
+      await lost;
+
+      // Written as soon as the server is back, possibly before the listener is.
+      const writer = new pg.Client(server.url);
+      await writer.connect();
+      await writer.query('insert into t.items values (1)');
+      const back = bus.next('listener:connected');
+      await back;
+      await delivery.sync();
+      expect(cache.count('Item:1')).toBe(1);
+
+      const live = bus.next('invalidation:applied', () => cache.saw('Item:2'));
+      await writer.query('insert into t.items values (2)');
+      expect((await live).source).toBe('listener');
+      await writer.end();
+    } finally {
+      await delivery.stop();
+      await pool.end();
+    }
+  }, 60_000);
+});
