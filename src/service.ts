@@ -37,6 +37,8 @@ export interface ServiceOptions {
   seedDemo?: boolean;
   /** Listener tuning, for tests. */
   listener?: Partial<ListenerOptions>;
+  /** The cache's clock in milliseconds, for tests of expiry. Default Date.now. */
+  now?: () => number;
 }
 
 /** A running service. */
@@ -117,7 +119,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     }
 
     const bus = new EventBus();
-    const store = new CacheStore({ maxBytes: config.cacheMaxBytes, ttlSeconds: config.cacheTtlSeconds });
+    const store = new CacheStore({
+      maxBytes: config.cacheMaxBytes,
+      ttlSeconds: config.cacheTtlSeconds,
+      now: options.now,
+    });
     store.on('cache:evicted', (e) => bus.emit('cache:evicted', { reason: e.reason, bytes: e.bytes }));
     const delivery = new Delivery(
       {

@@ -9,6 +9,7 @@ import {
   Kind,
   type OperationDefinitionNode,
   parse,
+  validate,
 } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { prepareDocument, type PreparedDocument } from './result-tags';
@@ -20,7 +21,7 @@ export interface DocumentInfo {
   cacheable: Set<string>;
   /** Number of operations in the document. */
   operationCount: number;
-  /** The document with __typename/id added, and how to strip them; absent if it failed. */
+  /** The document with __typename/id added, and how to strip them; absent if invalid. */
   prepared: PreparedDocument | undefined;
 }
 
@@ -78,13 +79,9 @@ export class DocumentCache {
       operationCount++;
       if (isCacheable(definition)) cacheable.add(definition.name?.value ?? '');
     }
-    let prepared: PreparedDocument | undefined;
-    try {
-      prepared = cacheable.size > 0 ? prepareDocument(this.schema, document) : undefined;
-    } catch {
-      // An invalid document (unknown field, say): Yoga executes it and reports why.
-      prepared = undefined;
-    }
+    // An invalid document is not cacheable: Yoga answers it (400) and says why.
+    const valid = cacheable.size > 0 && validate(this.schema, document).length === 0;
+    const prepared = valid ? prepareDocument(this.schema, document) : undefined;
     return { document, cacheable, operationCount, prepared };
   }
 }

@@ -78,6 +78,21 @@ function graphqlError(message: string, code: string): Buffer {
   return Buffer.from(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
 
+/**
+ * The status a GraphQL response deserves: a 200 whose body has errors and no data is a
+ * request that never executed (it did not parse or validate), which is the client's
+ * fault. Yoga answers those with 200 to clients that accept only application/json.
+ */
+function statusOf(status: number, contentType: string | null, body: Buffer): number {
+  if (status !== 200 || !contentType?.includes('json') || body[0] !== 0x7b) return status;
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { data?: unknown; errors?: unknown };
+    return parsed.errors !== undefined && !('data' in parsed) ? 400 : status;
+  } catch {
+    return status;
+  }
+}
+
 /** Shortest expiry of the types in a result, capped by the global one. */
 function ttlFor(module: SchemaModule, typenames: string[], globalSeconds: number): number {
   let ttl = globalSeconds;
@@ -115,13 +130,14 @@ export function createRequestHandler(deps: HandlerDeps) {
 
   async function sendResponse(res: ServerResponse, response: Response, cache: string) {
     const body = Buffer.from(await response.arrayBuffer());
+    const status = statusOf(response.status, response.headers.get('content-type'), body);
     const headers: Record<string, string> = {};
     response.headers.forEach((value, name) => {
       headers[name] = value;
     });
     headers['x-cache'] = cache;
     headers['content-length'] = String(body.length);
-    res.writeHead(response.status, headers);
+    res.writeHead(status, headers);
     res.end(body);
   }
 
@@ -143,7 +159,7 @@ export function createRequestHandler(deps: HandlerDeps) {
       const contentType = response.headers.get('content-type') ?? JSON_TYPE;
       if (response.status !== 200 || !fillContext.ok) {
         store.cancelFill(token);
-        return { status: response.status, body: bytes, contentType };
+        return { status: statusOf(response.status, contentType, bytes), body: bytes, contentType };
       }
       const etag = `"${crypto.createHash('sha1').update(bytes).digest('base64url')}"`;
       const ttlSeconds = ttlFor(deps.module, fillContext.typenames, deps.ttlSeconds);
@@ -165,7 +181,7 @@ export function createRequestHandler(deps: HandlerDeps) {
     req: IncomingMessage,
     res: ServerResponse,
     outcome: FillOutcome,
-    cache: 'hit' | 'miss',
+    cache: 'hit' | 'miss' | 'bypass',
   ) {
     if (outcome.etag && etagMatches(req.headers['if-none-match'] as string, outcome.etag)) {
       res.writeHead(304, { etag: outcome.etag, 'x-cache': cache });
@@ -204,8 +220,14 @@ export function createRequestHandler(deps: HandlerDeps) {
     let params: unknown;
     try {
       params = JSON.parse(body.toString('utf8'));
-    } catch {
-      return bypass(req, res, body);
+    } catch (error) {
+      metrics.request('bypass');
+      const reason = (error as Error).message.slice(0, 200);
+      return sendBytes(req, res, {
+        status: 400,
+        body: graphqlError(`request body is not valid JSON: ${reason}`, 'BAD_REQUEST'),
+        contentType: JSON_TYPE,
+      }, 'bypass');
     }
     if (deps.ttlSeconds === 0 || !isPlainParams(params)) return bypass(req, res, body);
     const info = documents.lookup(params.query);

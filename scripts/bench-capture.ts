@@ -1,0 +1,339 @@
+/**
+ * Capture overhead benchmark (not a test): concurrent single-row autocommit updates on an
+ * untracked table and an identically shaped tracked one, in alternating phases, without
+ * and with an idle listener (then every write must NOTIFY). Prints tx/s and their ratios.
+ * Needs DATABASE_URL; applies the core migrations, works in schema bench_capture and drops it.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { migrate } from '../src/db/migrate';
+import { silentLogger } from '../src/logger';
+
+const IDLE_LISTENER_LOCK = 7013440002;
+const SCHEMA = 'bench_capture';
+const TABLES = { untracked: `${SCHEMA}.untracked`, tracked: `${SCHEMA}.tracked` } as const;
+type Table = keyof typeof TABLES;
+type ListenerMode = 'none' | 'idle';
+
+interface Options {
+  /** Length of each measured phase, in seconds. Default 10. */
+  seconds: number;
+  /** Untracked/tracked pairs per listener mode. Default 2. */
+  rounds: number;
+  /** Concurrent writers. Default 8. */
+  clients: number;
+  /** Rows in each table; each update picks one at random. Default 100,000. */
+  rows: number;
+  /** Load generator; `auto` uses pgbench when it runs. */
+  driver: 'auto' | 'pgbench' | 'node';
+}
+
+interface PhaseResult {
+  mode: ListenerMode;
+  table: Table;
+  tps: number;
+  transactions: number;
+  entries: number;
+  notifies: number;
+}
+
+const USAGE = `usage: DATABASE_URL=postgres://... scripts/bench-capture [--seconds 10] [--rounds 2]
+       [--clients 8] [--rows 100000] [--driver auto|pgbench|node]`;
+
+function parseOptions(argv: string[]): Options {
+  const options: Options = { seconds: 10, rounds: 2, clients: 8, rows: 100_000, driver: 'auto' };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    const key = flag?.replace(/^--/, '');
+    if (key === 'driver' && (value === 'auto' || value === 'pgbench' || value === 'node')) {
+      options.driver = value;
+    } else if (key === 'seconds' || key === 'rounds' || key === 'clients' || key === 'rows') {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1) fail(`${flag} wants a positive integer, got ${value}`);
+      options[key] = n;
+    } else {
+      fail(`unknown option ${flag}\n${USAGE}`);
+    }
+  }
+  return options;
+}
+
+function fail(message: string): never {
+  console.error(`bench-capture: ${message}`);
+  process.exit(2);
+}
+
+async function query(client: pg.ClientBase, sql: string, values?: unknown[]) {
+  return (await client.query(sql, values)).rows;
+}
+
+async function setUp(admin: pg.Client, rows: number): Promise<void> {
+  await dropSchema(admin);
+  await admin.query(`create schema ${SCHEMA}`);
+  for (const table of Object.values(TABLES)) {
+    // pgbench_accounts' shape: a key, a group, the counter, and a filler that pads the row.
+    await admin.query(`create table ${table} (
+      id bigint primary key, group_id bigint not null, counter bigint not null default 0,
+      filler char(84) not null default '')`);
+    await admin.query(
+      `insert into ${table} (id, group_id) select g, g % 1000 from generate_series(1, $1) g`,
+      [rows],
+    );
+    await admin.query(`vacuum analyze ${table}`);
+  }
+  await admin.query(
+    `select pgcascade.track($1, 'BenchRow', 'id', '{"group_id": "BenchGroup"}', '{}')`,
+    [TABLES.tracked],
+  );
+}
+
+async function dropSchema(admin: pg.Client): Promise<number> {
+  await admin.query(`select pgcascade.untrack(relation) from pgcascade.tracked
+    where relation::text like '${SCHEMA}.%'`);
+  await admin.query(`drop schema if exists ${SCHEMA} cascade`);
+  const { rowCount } = await admin.query('delete from pgcascade.audit where relation = $1', [
+    TABLES.tracked,
+  ]);
+  return rowCount ?? 0;
+}
+
+function pgbenchVersion(): string | undefined {
+  const run = spawnSync('pgbench', ['--version'], { encoding: 'utf8' });
+  return run.status === 0 ? run.stdout.trim() : undefined;
+}
+
+/** Runs pgbench without blocking the event loop, so the listener keeps reading. */
+function runPgbench(url: string, script: string, options: Options, seconds: number) {
+  const args = ['-n', '-f', script, '-c', String(options.clients), '-T', String(seconds)];
+  args.push('-j', String(Math.min(2, options.clients)), '-D', `rows=${options.rows}`, url);
+  return new Promise<{ tps: number; transactions: number }>((resolve, reject) => {
+    const child = spawn('pgbench', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (out += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
+      const done = /number of transactions actually processed: (\d+)/.exec(out);
+      const failed = /number of failed transactions: (\d+)/.exec(out);
+      if (code !== 0 || !tps || !done || (failed && failed[1] !== '0')) {
+        reject(new Error(`pgbench failed (exit ${code}):\n${out}`));
+      } else {
+        resolve({ tps: Number(tps[1]), transactions: Number(done[1]) });
+      }
+    });
+  });
+}
+
+/** The fallback load generator: one pg client per writer, each in a tight loop. */
+async function runNode(url: string, table: string, options: Options, seconds: number) {
+  const clients = await Promise.all(
+    Array.from({ length: options.clients }, async () => {
+      const client = new pg.Client(url);
+      await client.connect();
+      return client;
+    }),
+  );
+  const text = `update ${table} set counter = counter + 1 where id = $1`;
+  let transactions = 0;
+  const started = process.hrtime.bigint();
+  const deadline = Date.now() + seconds * 1000;
+  try {
+    await Promise.all(
+      clients.map(async (client) => {
+        while (Date.now() < deadline) {
+          const id = 1 + Math.floor(Math.random() * options.rows);
+          await client.query({ name: 'bench', text, values: [id] });
+          transactions++;
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  return { tps: transactions / elapsed, transactions };
+}
+
+/** Pads each value to its width: negative widths align left, positive ones right. */
+function columns(values: (string | number)[], widths: number[]): string {
+  return values
+    .map((v, i) => (widths[i] < 0 ? String(v).padEnd(-widths[i]) : String(v).padStart(widths[i])))
+    .join('  ');
+}
+
+const LAST_SEQ = 'select coalesce(max(seq), 0)::text as seq from pgcascade.audit';
+const ENTRIES_SINCE =
+  'select count(*)::int as n from pgcascade.audit where seq > $1 and relation = $2';
+
+/** The database and sessions one run uses. */
+interface Bench {
+  url: string;
+  options: Options;
+  driver: 'pgbench' | 'node';
+  admin: pg.Client;
+  listener: pg.Client;
+  scripts: Record<Table, string>;
+  /** NOTIFYs the listener received since the current phase began. */
+  notifies: number;
+}
+
+async function phase(bench: Bench, mode: ListenerMode, table: Table, seconds: number) {
+  // Each phase starts from a fresh checkpoint, so none pays for another's dirty pages.
+  await bench.admin.query('checkpoint').catch(() => undefined);
+  const [before] = await query(bench.admin, LAST_SEQ);
+  bench.notifies = 0;
+  const run =
+    bench.driver === 'pgbench'
+      ? await runPgbench(bench.url, bench.scripts[table], bench.options, seconds)
+      : await runNode(bench.url, TABLES[table], bench.options, seconds);
+  // A round trip lets the listener's backend hand over what it still holds.
+  await bench.listener.query('select 1');
+  const [after] = await query(bench.admin, ENTRIES_SINCE, [before.seq, TABLES.tracked]);
+  const result: PhaseResult = { mode, table, ...run, entries: after.n, notifies: bench.notifies };
+  return result;
+}
+
+async function setIdle(listener: pg.Client, idle: boolean): Promise<void> {
+  const fn = idle ? 'pg_advisory_lock_shared' : 'pg_advisory_unlock_shared';
+  await listener.query(`select ${fn}($1)`, [IDLE_LISTENER_LOCK]);
+}
+
+async function runPhases(bench: Bench): Promise<PhaseResult[]> {
+  const widths = [5, -13, -10, 8, 12, 13, 7];
+  const results: PhaseResult[] = [];
+  console.log(
+    columns(
+      ['phase', 'idle listener', 'table', 'tx/s', 'transactions', 'audit entries', 'NOTIFYs'],
+      widths,
+    ),
+  );
+  for (const mode of ['none', 'idle'] as const) {
+    await setIdle(bench.listener, mode === 'idle');
+    for (let round = 0; round < bench.options.rounds; round++) {
+      for (const table of ['untracked', 'tracked'] as const) {
+        const r = await phase(bench, mode, table, bench.options.seconds);
+        results.push(r);
+        const idle = mode === 'idle' ? 'yes' : 'no';
+        const cells = [results.length, idle, table, r.tps.toFixed(0), r.transactions];
+        console.log(columns([...cells, r.entries, r.notifies], widths));
+      }
+    }
+  }
+  await setIdle(bench.listener, false);
+  return results;
+}
+
+function printSummary(results: PhaseResult[]): void {
+  const mean = (mode: ListenerMode, table: Table) => {
+    const rs = results.filter((r) => r.mode === mode && r.table === table);
+    return rs.reduce((sum, r) => sum + r.tps, 0) / rs.length;
+  };
+  const widths = [-16, 9, 7, 34];
+  console.log('');
+  console.log(
+    columns(['mean tx/s', 'untracked', 'tracked', 'tracked/untracked (target >= 0.85)'], widths),
+  );
+  for (const mode of ['none', 'idle'] as const) {
+    const [untracked, tracked] = [mean(mode, 'untracked'), mean(mode, 'tracked')];
+    const label = mode === 'idle' ? 'idle listener' : 'no idle listener';
+    const ratio = (tracked / untracked).toFixed(3);
+    console.log(columns([label, untracked.toFixed(0), tracked.toFixed(0), ratio], widths));
+  }
+  const notifying = mean('idle', 'tracked') / mean('none', 'untracked');
+  console.log(
+    `tracked with idle listener (every write NOTIFYs) / untracked without: ${notifying.toFixed(3)}`,
+  );
+}
+
+async function printLargeUpdates(bench: Bench): Promise<void> {
+  const widths = [-36, 8, 13];
+  const big = async (label: string, table: Table) => {
+    const [before] = await query(bench.admin, LAST_SEQ);
+    const started = process.hrtime.bigint();
+    await bench.admin.query(`update ${TABLES[table]} set counter = counter + 1 where id <= 10000`);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const [after] = await query(bench.admin, ENTRIES_SINCE, [before.seq, TABLES[table]]);
+    console.log(columns([label, ms.toFixed(1), after.n], widths));
+  };
+  console.log('');
+  console.log(columns(['one statement updating 10,000 rows', 'ms', 'audit entries'], widths));
+  await big('untracked', 'untracked');
+  await big('tracked, no idle listener', 'tracked');
+  await setIdle(bench.listener, true);
+  await big('tracked, idle listener (NOTIFY of seq)', 'tracked');
+  await setIdle(bench.listener, false);
+}
+
+function writeScripts(dir: string): Record<Table, string> {
+  const scripts = {} as Record<Table, string>;
+  for (const table of Object.keys(TABLES) as Table[]) {
+    scripts[table] = path.join(dir, `${table}.sql`);
+    const update = `update ${TABLES[table]} set counter = counter + 1 where id = :id;`;
+    fs.writeFileSync(scripts[table], `\\set id random(1, :rows)\n${update}\n`);
+  }
+  return scripts;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const url = process.env.DATABASE_URL;
+  if (!url) fail(`DATABASE_URL is not set: point it at a PostgreSQL database to use\n${USAGE}`);
+
+  const version = options.driver === 'node' ? undefined : pgbenchVersion();
+  if (options.driver === 'pgbench' && !version) fail('pgbench was asked for but does not run');
+  const driver = version ? 'pgbench' : 'node';
+
+  const admin = new pg.Client(url);
+  await admin.connect();
+  const listener = new pg.Client(url);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-capture-'));
+  const scripts = writeScripts(dir);
+  const bench: Bench = { url, options, driver, admin, listener, scripts, notifies: 0 };
+  listener.on('notification', (message) => {
+    if (message.channel === 'pgcascade') bench.notifies++;
+  });
+
+  try {
+    const applied = await migrate(admin, 'core', silentLogger);
+    const [server] = await query(admin, 'show server_version');
+    await setUp(admin, options.rows);
+    await listener.connect();
+    await listener.query('listen pgcascade');
+
+    const threads = Math.min(2, options.clients);
+    console.log(`server: PostgreSQL ${server.server_version}, ${os.cpus().length} CPUs`);
+    console.log(`core migrations applied by this run: ${applied.join(', ') || 'none'}`);
+    console.log(
+      `driver: ${driver === 'pgbench' ? `${version}, -M simple -j ${threads}` : 'node pg clients'}`,
+    );
+    console.log(
+      `${options.clients} writers, ${options.seconds} s a phase, ${options.rows} rows a table: ` +
+        'update <table> set counter = counter + 1 where id = <random>, autocommit',
+    );
+    console.log(`tracked with: pgcascade.track(..., 'BenchRow', 'id', '{"group_id": …}', '{}')`);
+    console.log('NOTIFYs: counted by a session that LISTENs (and holds the lock only when idle)');
+    console.log('');
+
+    await phase(bench, 'none', 'untracked', Math.min(3, options.seconds));
+    printSummary(await runPhases(bench));
+    await printLargeUpdates(bench);
+  } finally {
+    await listener.end().catch(() => undefined);
+    const removed = await dropSchema(admin).catch((error: Error) => {
+      console.error(`bench-capture: cleaning up failed: ${error.message}`);
+      return 0;
+    });
+    console.log(`\ncleaned up: dropped schema ${SCHEMA} and its ${removed} audit entries`);
+    await admin.end();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: Error) => {
+  console.error(`bench-capture: ${error.stack ?? error.message}`);
+  process.exit(1);
+});
