@@ -16,6 +16,7 @@ import type { EventBus } from '../events';
 import type { Logger } from '../logger';
 import type { Applier } from './applier';
 import type { AuditCursor, Queryable } from './audit-cursor';
+import { SerialClient } from './serial-client';
 
 /** The NOTIFY channel of the capture triggers. */
 export const CHANNEL = 'pgcascade';
@@ -74,6 +75,7 @@ export class Listener {
   private state: State = 'stopped';
   private client: pg.Client | undefined;
   private connectedClient: pg.Client | undefined;
+  private serial: SerialClient | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private lost: (() => void) | undefined;
   private catchUp = false;
@@ -132,6 +134,7 @@ export class Listener {
     const client = this.client;
     this.client = undefined;
     this.connectedClient = undefined;
+    this.serial = undefined;
     this.lost?.();
     await client?.end().catch(() => undefined);
   }
@@ -168,7 +171,7 @@ export class Listener {
 
   private async readAll(): Promise<number> {
     const late = this.catchUp;
-    const db = this.connectedClient ?? this.fallback;
+    const db = this.serial ?? this.fallback;
     let applied = 0;
     for (;;) {
       const { entries, more } = await this.cursor.read(db);
@@ -239,11 +242,12 @@ export class Listener {
       return disconnected;
     }
     this.connectedClient = client;
-    this.startHeartbeat(client);
+    this.serial = new SerialClient(client);
+    this.startHeartbeat(client, this.serial);
     const reconnect = this.reconnects > 0;
     this.log.info({ reconnect, pid: this.backendPid }, 'listener connected');
     this.bus.emit('listener:connected', { reconnect });
-    void this.drain(client);
+    void this.drain(client, this.serial);
     return disconnected;
   }
 
@@ -256,6 +260,7 @@ export class Listener {
     if (this.client !== client) return;
     const wasConnected = this.connectedClient === client;
     this.connectedClient = undefined;
+    this.serial = undefined;
     this.client = undefined;
     clearInterval(this.heartbeat);
     client.end().catch(() => undefined);
@@ -267,19 +272,25 @@ export class Listener {
     this.lost?.();
   }
 
-  private startHeartbeat(client: pg.Client): void {
+  // Checks often, queries only when the connection has been quiet for an interval: a
+  // query that runs longer than the timeout (the heartbeat's or any other) means the
+  // connection is gone even if TCP has not said so.
+  private startHeartbeat(client: pg.Client, serial: SerialClient): void {
     clearInterval(this.heartbeat);
+    const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.options;
+    const tickMs = Math.max(10, Math.min(heartbeatIntervalMs, heartbeatTimeoutMs) / 3);
     this.heartbeat = setInterval(() => {
-      const timeout = setTimeout(() => {
-        // A half-open TCP connection never errors by itself: cut it.
+      const now = Date.now();
+      if (serial.busyForMs(now) > heartbeatTimeoutMs) {
         this.onLost(client, 'heartbeat timed out');
-        (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-      }, this.options.heartbeatTimeoutMs);
-      client.query('select 1').then(
-        () => clearTimeout(timeout),
-        () => clearTimeout(timeout),
-      );
-    }, this.options.heartbeatIntervalMs);
+        (client as unknown as { connection?: { stream?: { destroy(): void } } })
+          .connection?.stream?.destroy();
+        return;
+      }
+      if (serial.queued === 0 && now - serial.lastDoneAt >= heartbeatIntervalMs) {
+        serial.query('select 1').catch(() => undefined);
+      }
+    }, tickMs);
     this.heartbeat.unref();
   }
 
@@ -300,15 +311,15 @@ export class Listener {
     } else {
       void this.sync().catch(() => undefined);
     }
-    if (this.state === 'idle' && this.connectedClient) {
-      void this.drain(this.connectedClient);
+    if (this.state === 'idle' && this.connectedClient && this.serial) {
+      void this.drain(this.connectedClient, this.serial);
     } else {
       this.wakeRequested = true;
     }
   }
 
   /** Drains by polling until quiet, then goes idle without leaving anything unread. */
-  private async drain(client: pg.Client): Promise<void> {
+  private async drain(client: pg.Client, serial: SerialClient): Promise<void> {
     if (this.state === 'draining' || this.state === 'going-idle') return;
     const alive = () => this.connectedClient === client && this.state !== 'stopped';
     try {
@@ -316,7 +327,7 @@ export class Listener {
         this.wakeRequested = false;
         this.state = 'draining';
         this.bus.emit('listener:draining', {});
-        await client.query('select pg_advisory_unlock_all()');
+        await serial.query('select pg_advisory_unlock_all()');
         let quietSince = Date.now();
         while (alive()) {
           const before = this.applier.appliedCount;
@@ -329,14 +340,14 @@ export class Listener {
           await sleep(this.options.drainPollMs);
         }
         if (!alive()) return;
-        await this.goIdle(client, alive);
+        await this.goIdle(serial, alive);
       } while (alive() && this.wakeRequested);
     } catch (error) {
       if (alive()) this.log.warn({ err: error }, 'listener drain failed');
     }
   }
 
-  private async goIdle(client: pg.Client, alive: () => boolean): Promise<void> {
+  private async goIdle(client: SerialClient, alive: () => boolean): Promise<void> {
     this.state = 'going-idle';
     await client.query('select pg_advisory_lock_shared($1)', [IDLE_LOCK]);
     let pauseMs = this.options.drainPollMs;

@@ -54,16 +54,23 @@ function fillPlugin(deps: YogaDeps): Plugin<ServerContext> {
       setExecuteFn(async (executionArgs) => {
         const result = await execute({ ...executionArgs, document: fill.prepared.document });
         if (result.errors?.length || !result.data) return result;
-        const collected = collectAndStrip(
-          deps.schema,
-          fill.prepared.plan,
-          result.data as Record<string, unknown>,
-          executionArgs.variableValues ?? {},
-          deps.module.listTags,
-        );
-        fill.tags = collected.tags;
-        fill.typenames = collected.typenames;
-        fill.ok = true;
+        try {
+          const collected = collectAndStrip(
+            deps.schema,
+            fill.prepared.plan,
+            result.data as Record<string, unknown>,
+            executionArgs.variableValues ?? {},
+            deps.module.listTags,
+            executionArgs.operationName,
+          );
+          fill.tags = collected.tags;
+          fill.typenames = collected.typenames;
+          fill.ok = true;
+        } catch (error) {
+          // Tags that cannot be complete make the result uncacheable, not wrong: the
+          // added fields are stripped already, so the client still gets its answer.
+          deps.log.warn({ err: error }, 'result not cached: its tags are incomplete');
+        }
         return result;
       });
     },

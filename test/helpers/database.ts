@@ -44,6 +44,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
   const url = databaseUrl(name);
   const pool = new pg.Pool({ connectionString: url, max: 4 });
+  // Tests terminate backends on purpose; an idle client that dies must not crash jest.
+  pool.on('error', () => undefined);
   return {
     name,
     url,

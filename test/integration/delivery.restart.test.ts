@@ -46,14 +46,15 @@ describe('delivery across a PostgreSQL restart', () => {
     await idle;
     try {
       const lost = bus.next('listener:disconnected');
+      const back = bus.next('listener:connected');
       await server.restart();
       await lost;
 
       // Written as soon as the server is back, possibly before the listener is.
       const writer = new pg.Client(server.url);
+      writer.on('error', () => undefined);
       await writer.connect();
       await writer.query('insert into t.items values (1)');
-      const back = bus.next('listener:connected');
       await back;
       await delivery.sync();
       expect(cache.count('Item:1')).toBe(1);

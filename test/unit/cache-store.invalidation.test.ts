@@ -113,7 +113,8 @@ describe('the tag index has no dangling keys after any removal', () => {
     const store = new CacheStore({ maxBytes: 60_000, ttlSeconds: 10, now: () => clock.ms });
     for (let i = 0; i < 2_000; i++) {
       const tags = [`Post:${i % 300}`, `Post[author_id=${i % 11}]`, `query:q${i % 5}`];
-      store.fill(store.beginFill(), `key-${i % 400}`, { body: Buffer.alloc(i % 500), etag: '"e"', tags });
+      const body = Buffer.alloc(i % 500);
+      store.fill(store.beginFill(), `key-${i % 400}`, { body, etag: '"e"', tags });
       if (i % 97 === 0) store.invalidate([`Post:${i % 300}`, 'query:q1*']);
       if (i % 31 === 0) clock.ms += 1_000;
       store.get(`key-${(i * 7) % 400}`);

@@ -104,8 +104,9 @@ describe('collectAndStrip tags a result with what it depends on', () => {
   });
 
   it('tags interface and union members by their concrete type, Int ids included', () => {
-    const query = '{ node(id: "2") { id } mixed { ... on Legacy { label } ... on Post { title } } }';
-    const { tags } = tagsOf(query);
+    const { tags } = tagsOf(
+      '{ node(id: "2") { id } mixed { ... on Legacy { label } ... on Post { title } } }',
+    );
 
     expect(tags).toContain('User:2');
     expect(tags).toContain('Legacy:7');
