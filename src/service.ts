@@ -25,6 +25,7 @@ import { createRequestHandler } from './graphql/http-handler';
 import type { SchemaModule } from './graphql/schema-module';
 import { createYogaServer } from './graphql/yoga';
 import type { Logger } from './logger';
+import { HealthChecker, type HealthOptions } from './observability/health';
 import { Metrics } from './observability/metrics';
 
 /** Options of {@link startService}. */
@@ -39,6 +40,8 @@ export interface ServiceOptions {
   listener?: Partial<ListenerOptions>;
   /** The cache's clock in milliseconds, for tests of expiry. Default Date.now. */
   now?: () => number;
+  /** Health check tuning (thresholds, clock), for tests. */
+  health?: Partial<HealthOptions>;
 }
 
 /** A running service. */
@@ -51,6 +54,8 @@ export interface Service {
   store: CacheStore;
   delivery: Delivery;
   metrics: Metrics;
+  /** The checks behind GET /health. */
+  health: HealthChecker;
   bus: EventBus;
   /** Stops accepting, finishes in-flight requests, closes connections, stops embedded. */
   stop(): Promise<void>;
@@ -141,14 +146,36 @@ export async function startService(options: ServiceOptions): Promise<Service> {
 
     const schema = buildSchema(module);
     let inflightFills = () => 0;
+    let health: HealthChecker | undefined;
     const metrics = new Metrics({
       bus,
       pool,
       cacheStats: () => store.stats(),
       listenerReconnects: () => delivery.listener.reconnectCount,
       inflightFills: () => inflightFills(),
+      listenerConnected: () => delivery.listener.connected,
+      databaseGauges: async () => health?.databaseGauges(),
     });
     cleanup.push(() => metrics.shutdown());
+    const checker = new HealthChecker(
+      {
+        connectionString: database.url,
+        instanceId: config.instanceId,
+        reconcileIntervalMs: config.reconcileIntervalMs,
+        bus,
+        requests: metrics.requests,
+        cacheStats: () => store.stats(),
+        pool,
+        inflightFills: () => inflightFills(),
+        listener: delivery.listener,
+        reconciler: delivery.reconciler,
+        appliedSeq: () => delivery.applier.highestSeq,
+      },
+      options.health ?? {},
+      log.child({ component: 'health' }),
+    );
+    health = checker;
+    cleanup.push(() => checker.stop());
     const yoga = createYogaServer({
       schema,
       module,
@@ -164,7 +191,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       documents: new DocumentCache(schema),
       ttlSeconds: config.cacheTtlSeconds,
       metrics,
-      routes: { '/metrics': (req, res) => metrics.handle(req, res) },
+      routes: {
+        '/metrics': (req, res) => metrics.handle(req, res),
+        '/health': (req, res) => checker.handle(req, res),
+      },
       log: log.child({ component: 'http' }),
     });
 
@@ -172,6 +202,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
 
     await delivery.start();
     cleanup.push(() => delivery.stop());
+    await checker.start();
 
     const server = http.createServer(handler.handle);
     server.keepAliveTimeout = 5000;
@@ -199,6 +230,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       store,
       delivery,
       metrics,
+      health: checker,
       bus,
       stop: () => (stopping ??= undo()),
     };

@@ -61,22 +61,23 @@ comment on column pgcascade.tracked.filters is
 -- Writers only ever try these locks: a writer that waited for the second one would queue
 -- behind a listener going idle, which itself waits for every open skipping transaction.
 
-create function pgcascade.wake(p_seq bigint, p_tags text[]) returns void
+create function pgcascade.wake(p_seq bigint, p_tags text[]) returns boolean
 language plpgsql as $$
 declare
   payload text;
+  unlocked boolean;
 begin
   -- An exclusive try fails while any idle listener holds the lock shared.
   if pg_try_advisory_lock(7013440002) then
-    perform pg_advisory_unlock(7013440002);
+    unlocked := pg_advisory_unlock(7013440002);
     -- Fails only while a listener is going idle (it holds or awaits the lock exclusively):
     -- then it already listens, and the NOTIFY is the cheaper way to reach it.
     if pg_try_advisory_xact_lock_shared(7013440003) then
       -- Look again now that we are visible to a listener going idle: it may have gone
       -- idle between the two checks, and then it needs the NOTIFY.
       if pg_try_advisory_lock(7013440002) then
-        perform pg_advisory_unlock(7013440002);
-        return;
+        unlocked := pg_advisory_unlock(7013440002);
+        return false;
       end if;
     end if;
   end if;
@@ -89,6 +90,7 @@ begin
     payload := json_build_object('s', p_seq)::text;
   end if;
   perform pg_notify('pgcascade', payload);
+  return true;
 end;
 $$;
 
@@ -105,6 +107,7 @@ language plpgsql as $$
 declare
   entry bigint;
   writer xid8;
+  woken boolean;
 begin
   -- Take the transaction id before the sequence: from then on every reader's snapshot
   -- lists this transaction as running, so no reader can pass this seq unseen.
@@ -115,37 +118,49 @@ begin
     case when p_source = 'cascade' then left(current_query(), 500) end
   )
   returning seq into entry;
-  perform pgcascade.wake(entry, p_tags);
+  woken := pgcascade.wake(entry, p_tags);
   return entry;
 end;
 $$;
 
 -- tags of changed rows -------------------------------------------------------------
+-- This runs in every captured statement, so it loops over arrays in plpgsql, which needs
+-- no executor, rather than calling SQL-language helpers, each of which starts one per
+-- call: with those, a one-row update spent ~0.8 ms in its trigger; now ~0.13 ms.
 
--- Tags for a set of rows (as jsonb) that entered or left the table: each row, its
--- parents, the unfiltered list and the filtered lists it belongs to.
+-- Tags for rows (as jsonb) that entered or left the table or moved between lists: each
+-- row, the unfiltered list, the lists its list columns put it in, and its parents.
 create function pgcascade.row_tags(
-  p_type text, p_id name, p_parents jsonb, p_lists name[], p_rows jsonb[]
+  p_type text,
+  p_id text,
+  p_lists text[],
+  p_parent_columns text[],
+  p_parent_types text[],
+  p_rows jsonb[]
 ) returns text[]
-language sql immutable as $$
-  select coalesce(array_agg(distinct tag), '{}')
-  from (
-    select p_type || ':' || (r ->> p_id) as tag from unnest(p_rows) r
-    union all
-    select p_type || '[]' where cardinality(p_rows) > 0
-    union all
-    select p_type || '[' || c || '=' || coalesce(r ->> c, 'null') || ']'
-    from unnest(p_rows) r, unnest(p_lists) c
-    union all
-    select p.value || ':' || (r ->> p.key)
-    from unnest(p_rows) r, jsonb_each_text(p_parents) p
-    where r ->> p.key is not null
-  ) t
-$$;
-
-create function pgcascade.entity_tags(p_type text, p_id name, p_rows jsonb[]) returns text[]
-language sql immutable as $$
-  select coalesce(array_agg(distinct p_type || ':' || (r ->> p_id)), '{}') from unnest(p_rows) r
+language plpgsql immutable as $$
+declare
+  tags text[] := '{}';
+  r jsonb;
+  c text;
+begin
+  if cardinality(p_rows) = 0 then
+    return tags;
+  end if;
+  tags := array[p_type || '[]'];
+  foreach r in array p_rows loop
+    tags := tags || (p_type || ':' || (r ->> p_id));
+    foreach c in array p_lists loop
+      tags := tags || (p_type || '[' || c || '=' || coalesce(r ->> c, 'null') || ']');
+    end loop;
+    for i in 1 .. cardinality(p_parent_columns) loop
+      if r ->> p_parent_columns[i] is not null then
+        tags := tags || (p_parent_types[i] || ':' || (r ->> p_parent_columns[i]));
+      end if;
+    end loop;
+  end loop;
+  return tags;
+end;
 $$;
 
 -- The columns whose values place a row in lists: the parent keys and the filters.
@@ -161,29 +176,52 @@ $$;
 
 -- triggers ---------------------------------------------------------------------------
 -- Statement-level with transition tables: a statement that changes 10,000 rows writes
--- one audit entry. Arguments: typename, id column, parents (json), filters (array or null).
--- With filters unknown (null), a row may enter or leave lists filtered on any column, so
--- inserts and deletes also tag every list of the type.
+-- one audit entry. Arguments: typename, id column, parents (json), filters (array or
+-- 'null'), then what track() derives from them: the list columns, the parent columns
+-- and the parents' typenames (arrays). With filters unknown, a row may enter or leave
+-- lists filtered on any column, so inserts and deletes also tag every list of the type.
+
+-- Records rows that entered (insert) or left (delete) a tracked table. p_args is the
+-- trigger's tg_argv, which counts from 0.
+create function pgcascade.capture_rows(
+  p_operation text, p_relation text, p_args text[], p_rows jsonb[]
+) returns bigint
+language plpgsql as $$
+declare
+  typename text := p_args[0];
+  id_column text := p_args[1];
+  tags text[];
+  entities text[] := '{}';
+  r jsonb;
+begin
+  tags := pgcascade.row_tags(typename, id_column, p_args[4]::text[], p_args[5]::text[],
+    p_args[6]::text[], p_rows);
+  if p_args[3] = 'null' then
+    tags := tags || (typename || '[*]');
+  end if;
+  foreach r in array p_rows loop
+    entities := entities || (typename || ':' || (r ->> id_column));
+  end loop;
+  -- One row with at most one parent cannot repeat a tag; skip the query that dedupes.
+  if cardinality(p_rows) > 1 or cardinality(p_args[5]::text[]) > 1 then
+    tags := array(select distinct t from unnest(tags) t order by t);
+  end if;
+  return pgcascade.record('trigger', array_remove(tags, null), array_remove(entities, null),
+    p_relation, p_operation, cardinality(p_rows));
+end;
+$$;
 
 create function pgcascade.capture_insert() returns trigger
 language plpgsql as $$
 declare
-  parents jsonb := tg_argv[2]::jsonb;
-  lists name[] := pgcascade.list_columns(parents, nullif(tg_argv[3], 'null')::name[]);
   rows_json jsonb[];
-  tags text[];
+  entry bigint;
 begin
   select array_agg(to_jsonb(n)) into rows_json from new_rows n;
-  if rows_json is null then
-    return null;
+  if rows_json is not null then
+    entry := pgcascade.capture_rows(
+      'INSERT', tg_table_schema || '.' || tg_table_name, tg_argv, rows_json);
   end if;
-  tags := pgcascade.row_tags(tg_argv[0], tg_argv[1]::name, parents, lists, rows_json);
-  if tg_argv[3] = 'null' then
-    tags := array(select distinct t from unnest(tags || (tg_argv[0] || '[*]')) t order by t);
-  end if;
-  perform pgcascade.record(
-    'trigger', tags, pgcascade.entity_tags(tg_argv[0], tg_argv[1]::name, rows_json),
-    tg_table_schema || '.' || tg_table_name, 'INSERT', cardinality(rows_json));
   return null;
 end;
 $$;
@@ -191,22 +229,14 @@ $$;
 create function pgcascade.capture_delete() returns trigger
 language plpgsql as $$
 declare
-  parents jsonb := tg_argv[2]::jsonb;
-  lists name[] := pgcascade.list_columns(parents, nullif(tg_argv[3], 'null')::name[]);
   rows_json jsonb[];
-  tags text[];
+  entry bigint;
 begin
   select array_agg(to_jsonb(o)) into rows_json from old_rows o;
-  if rows_json is null then
-    return null;
+  if rows_json is not null then
+    entry := pgcascade.capture_rows(
+      'DELETE', tg_table_schema || '.' || tg_table_name, tg_argv, rows_json);
   end if;
-  tags := pgcascade.row_tags(tg_argv[0], tg_argv[1]::name, parents, lists, rows_json);
-  if tg_argv[3] = 'null' then
-    tags := array(select distinct t from unnest(tags || (tg_argv[0] || '[*]')) t order by t);
-  end if;
-  perform pgcascade.record(
-    'trigger', tags, pgcascade.entity_tags(tg_argv[0], tg_argv[1]::name, rows_json),
-    tg_table_schema || '.' || tg_table_name, 'DELETE', cardinality(rows_json));
   return null;
 end;
 $$;
@@ -218,52 +248,79 @@ create function pgcascade.capture_update() returns trigger
 language plpgsql as $$
 declare
   typename text := tg_argv[0];
-  id_column name := tg_argv[1]::name;
-  parents jsonb := tg_argv[2]::jsonb;
+  id_column text := tg_argv[1];
   filters_known boolean := tg_argv[3] <> 'null';
-  lists name[] := pgcascade.list_columns(parents, nullif(tg_argv[3], 'null')::name[]);
+  lists text[] := tg_argv[4]::text[];
   old_json jsonb[];
   new_json jsonb[];
-  moved jsonb[];
+  new_by_id jsonb;
+  old_ids jsonb;
+  o jsonb;
+  n jsonb;
+  c text;
+  moved jsonb[] := '{}';
+  ids_changed boolean := false;
+  entities text[] := '{}';
   tags text[];
+  entry bigint;
 begin
-  select array_agg(to_jsonb(o)) into old_json from old_rows o;
+  select (select array_agg(to_jsonb(x)) from old_rows x),
+         (select array_agg(to_jsonb(y)) from new_rows y)
+    into old_json, new_json;
   if old_json is null then
     return null;
   end if;
-  select array_agg(to_jsonb(n)) into new_json from new_rows n;
 
-  select coalesce(array_agg(r), '{}') into moved
-  from (
-    select unnest(array[o.j, n.j]) r
-    from (select unnest(old_json) j) o
-    full join (select unnest(new_json) j) n on (o.j ->> id_column) = (n.j ->> id_column)
-    where o.j is null or n.j is null
-       or exists (select 1 from unnest(lists) c where (o.j -> c) is distinct from (n.j -> c))
-  ) s
-  where r is not null;
+  -- Pair each old row with the new row of the same id; one row needs no lookup table.
+  if cardinality(old_json) > 1 then
+    select jsonb_object_agg(r ->> id_column, r) into new_by_id
+    from unnest(new_json) r where r ->> id_column is not null;
+  end if;
+  foreach o in array old_json loop
+    entities := entities || (typename || ':' || (o ->> id_column));
+    n := case when cardinality(old_json) = 1 then new_json[1]
+      else new_by_id -> (o ->> id_column) end;
+    if n is null or (n -> id_column) is distinct from (o -> id_column) then
+      ids_changed := true;
+      moved := moved || o;
+    else
+      foreach c in array lists loop
+        if (o -> c) is distinct from (n -> c) then
+          moved := moved || array[o, n];
+          exit;
+        end if;
+      end loop;
+    end if;
+  end loop;
+  if ids_changed then
+    select jsonb_object_agg(r ->> id_column, true) into old_ids
+    from unnest(old_json) r where r ->> id_column is not null;
+    foreach n in array new_json loop
+      if not coalesce(old_ids ? (n ->> id_column), false) then
+        entities := entities || (typename || ':' || (n ->> id_column));
+        moved := moved || n;
+      end if;
+    end loop;
+  end if;
 
-  tags := pgcascade.entity_tags(typename, id_column, old_json || new_json);
+  tags := entities;
   if filters_known then
-    tags := tags || pgcascade.row_tags(typename, id_column, parents, lists, moved);
-    -- moved rows stay in unfiltered lists when their ids did not change
-    tags := array_remove(tags, typename || '[]');
-    if exists (
-      select 1 from (select unnest(old_json) j) o
-      where not exists (
-        select 1 from unnest(new_json) n where (n ->> id_column) = (o.j ->> id_column))
-    ) then
+    -- Moved rows stay in the unfiltered lists, unless their id changed.
+    tags := tags || array_remove(pgcascade.row_tags(typename, id_column, lists,
+      tg_argv[5]::text[], tg_argv[6]::text[], moved), typename || '[]');
+    if ids_changed then
       tags := tags || (typename || '[]');
     end if;
   else
-    tags := tags || (typename || '[*]')
-      || pgcascade.row_tags(typename, id_column, parents, '{}', moved);
+    tags := tags || (typename || '[*]') || pgcascade.row_tags(typename, id_column, '{}',
+      tg_argv[5]::text[], tg_argv[6]::text[], moved);
   end if;
 
-  perform pgcascade.record(
-    'trigger',
-    array(select distinct t from unnest(tags) t order by t),
-    pgcascade.entity_tags(typename, id_column, old_json || new_json),
+  -- One row that moved nothing has only its entity tags, which cannot repeat.
+  if cardinality(moved) > 0 or cardinality(old_json) > 1 then
+    tags := array(select distinct t from unnest(tags) t order by t);
+  end if;
+  entry := pgcascade.record('trigger', array_remove(tags, null), array_remove(entities, null),
     tg_table_schema || '.' || tg_table_name, 'UPDATE', cardinality(new_json));
   return null;
 end;
@@ -315,7 +372,8 @@ declare
   args text;
 begin
   if typename is null or typename !~ '^[A-Za-z_][A-Za-z0-9_]*$' then
-    raise exception 'pgcascade.track: typename % is not a GraphQL type name', quote_nullable(typename)
+    raise exception 'pgcascade.track: typename % is not a GraphQL type name',
+      quote_nullable(typename)
       using errcode = '22023';
   end if;
   if jsonb_typeof(parents) is distinct from 'object' then
@@ -344,8 +402,10 @@ begin
   end if;
 
   perform pgcascade.untrack(tbl);
-  args := format('%L, %L, %L, %L', typename, id_column, parents::text,
-    coalesce(filters::text, 'null'));
+  args := format('%L, %L, %L, %L, %L, %L, %L', typename, id_column, parents::text,
+    coalesce(filters::text, 'null'), pgcascade.list_columns(parents, filters)::text,
+    array(select k from jsonb_object_keys(parents) k order by k)::text,
+    array(select parents ->> k from jsonb_object_keys(parents) k order by k)::text);
   execute format('create trigger pgcascade_capture_insert after insert on %s '
     'referencing new table as new_rows for each statement '
     'execute function pgcascade.capture_insert(%s)', tbl, args);
@@ -472,7 +532,8 @@ create function pgcascade.invalidate(typename text, id text default null) return
 language plpgsql as $$
 begin
   if typename is null or typename !~ '^[A-Za-z_][A-Za-z0-9_]*$' then
-    raise exception 'pgcascade.invalidate: typename % is not a GraphQL type name', quote_nullable(typename)
+    raise exception 'pgcascade.invalidate: typename % is not a GraphQL type name',
+      quote_nullable(typename)
       using errcode = '22023';
   end if;
   if id is null then

@@ -50,12 +50,26 @@ export interface SchemaModule {
   ttlSeconds?: Record<string, number>;
 }
 
+type Loaded = { default?: SchemaModule } & SchemaModule;
+
+// require() loads CommonJS (and, on Node 20.19+, most ES modules); import() covers
+// the ES modules require() refuses, such as those with top-level await.
+async function requireOrImport(file: string): Promise<Loaded> {
+  try {
+    return require(file) as Loaded;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== 'ERR_REQUIRE_ESM' && code !== 'ERR_REQUIRE_ASYNC_MODULE') throw error;
+    return (await import(file)) as Loaded;
+  }
+}
+
 /** Loads a schema module from a file path (CommonJS or ES module; default export or named). */
 export async function loadSchemaModule(file: string): Promise<SchemaModule> {
   const resolved = path.resolve(file);
-  let loaded: { default?: SchemaModule } & SchemaModule;
+  let loaded: Loaded;
   try {
-    loaded = await import(resolved);
+    loaded = await requireOrImport(resolved);
   } catch (error) {
     throw new PgcascadeError(
       'PGCASCADE_SCHEMA_MODULE',

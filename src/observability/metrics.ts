@@ -19,6 +19,13 @@ export interface MetricSources {
   listenerReconnects(): number;
   /** Executions in flight now (misses being filled). */
   inflightFills(): number;
+  /** Whether the listener's connection is up. */
+  listenerConnected?(): boolean;
+  /**
+   * NOTIFY queue usage and this instance's audit backlog, read from the database at scrape
+   * time (observability/health.ts caches the probe); undefined when it cannot be read.
+   */
+  databaseGauges?(): Promise<{ notifyQueueUsage: number; auditBacklog: number } | undefined>;
 }
 
 // Lag buckets in seconds: a connected listener applies within milliseconds, a repair by
@@ -114,6 +121,29 @@ export class Metrics implements ServingMetrics {
         description: 'Requests waiting for a database connection',
       })
       .addCallback((o) => o.observe(sources.pool.waitingCount));
+    const { listenerConnected, databaseGauges } = sources;
+    if (listenerConnected) {
+      meter
+        .createObservableGauge('pgcascade_listener_connected', {
+          description: 'Whether the listener is connected (1) or not (0)',
+        })
+        .addCallback((o) => o.observe(listenerConnected() ? 1 : 0));
+    }
+    if (databaseGauges) {
+      const queue = meter.createObservableGauge('pgcascade_notify_queue_usage', {
+        description: 'Fraction of the NOTIFY queue in use (pg_notification_queue_usage)',
+      });
+      const backlog = meter.createObservableGauge('pgcascade_audit_backlog', {
+        description: 'Audit entries written that this instance has not applied yet',
+      });
+      // Nothing is observed when the database does not answer: a missing sample, not a 0.
+      meter.addBatchObservableCallback(async (o) => {
+        const gauges = await databaseGauges().catch(() => undefined);
+        if (!gauges) return;
+        o.observe(queue, gauges.notifyQueueUsage);
+        o.observe(backlog, gauges.auditBacklog);
+      }, [queue, backlog]);
+    }
   }
 
   private counter(

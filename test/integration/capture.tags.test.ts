@@ -188,3 +188,57 @@ describe('with filters unknown', () => {
     expect(deleted).toEqual(expected);
   });
 });
+
+describe.each([
+  ['declared', ['status']],
+  ['unknown', null],
+])('with filters %s, a statement over several rows', (name, filters) => {
+  it('tags exactly what its rows would tag one statement at a time', async () => {
+    const together = await items(`together_${name}`, filters);
+    const apart = await items(`apart_${name}`, filters);
+    const rows = [
+      [1, 5, 'open'],
+      [2, 5, 'open'],
+      [3, 6, 'closed'],
+      [4, 6, 'open'],
+    ];
+    // Row 1 changes a filter, row 2 its parent, row 3 its id, row 4 only its title.
+    const changes = [
+      `status = 'closed'`,
+      `owner_id = 7`,
+      `id = 30`,
+      `title = 'renamed'`,
+    ];
+
+    for (const [id, owner, status] of rows) {
+      await db.pool.query(`insert into ${apart} values ($1, $2, $3, 'a')`, [id, owner, status]);
+    }
+    await db.pool.query(
+      `insert into ${together} select * from unnest($1::bigint[], $2::bigint[], $3::text[]),
+         lateral (select 'a') t`,
+      [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2])],
+    );
+    for (const [i, change] of changes.entries()) {
+      await db.pool.query(`update ${apart} set ${change} where id = $1`, [rows[i][0]]);
+    }
+    await db.pool.query(
+      `update ${together} set status = case id when 1 then 'closed' else status end,
+         owner_id = case id when 2 then 7 else owner_id end,
+         id = case id when 3 then 30 else id end,
+         title = case id when 4 then 'renamed' else title end`,
+    );
+    await db.pool.query(`delete from ${apart} where id in (1, 2)`);
+    await db.pool.query(`delete from ${together} where id in (1, 2)`);
+
+    const byOperation = async (table: string) => {
+      const union = new Map<string, Set<string>>();
+      for (const entry of await entriesOf(db.pool, table)) {
+        const tags = union.get(entry.operation!) ?? new Set<string>();
+        entry.tags.forEach((tag) => tags.add(tag));
+        union.set(entry.operation!, tags);
+      }
+      return new Map([...union].map(([op, tags]) => [op, [...tags].sort()]));
+    };
+    expect(await byOperation(together)).toEqual(await byOperation(apart));
+  });
+});
