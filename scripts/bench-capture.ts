@@ -13,6 +13,9 @@ import { migrate } from '../src/db/migrate';
 import { silentLogger } from '../src/logger';
 
 const IDLE_LISTENER_LOCK = 7013440002;
+const WRITER_APP = 'bench-capture-writer';
+// Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ).
+const TICKS_PER_SECOND = 100;
 const SCHEMA = 'bench_capture';
 const TABLES = { untracked: `${SCHEMA}.untracked`, tracked: `${SCHEMA}.tracked` } as const;
 type Table = keyof typeof TABLES;
@@ -36,6 +39,8 @@ interface PhaseResult {
   table: Table;
   tps: number;
   transactions: number;
+  /** Server CPU per transaction of the writers' backends, in µs; undefined if remote. */
+  cpuMicros: number | undefined;
   entries: number;
   notifies: number;
 }
@@ -110,7 +115,8 @@ function runPgbench(url: string, script: string, options: Options, seconds: numb
   const args = ['-n', '-f', script, '-c', String(options.clients), '-T', String(seconds)];
   args.push('-j', String(Math.min(2, options.clients)), '-D', `rows=${options.rows}`, url);
   return new Promise<{ tps: number; transactions: number }>((resolve, reject) => {
-    const child = spawn('pgbench', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = { ...process.env, PGAPPNAME: WRITER_APP };
+    const child = spawn('pgbench', args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     child.stderr.on('data', (chunk) => (out += chunk));
@@ -132,7 +138,7 @@ function runPgbench(url: string, script: string, options: Options, seconds: numb
 async function runNode(url: string, table: string, options: Options, seconds: number) {
   const clients = await Promise.all(
     Array.from({ length: options.clients }, async () => {
-      const client = new pg.Client(url);
+      const client = new pg.Client({ connectionString: url, application_name: WRITER_APP });
       await client.connect();
       return client;
     }),
@@ -158,6 +164,45 @@ async function runNode(url: string, table: string, options: Options, seconds: nu
   return { tps: transactions / elapsed, transactions };
 }
 
+/** CPU seconds the local process `pid` has used so far, or undefined if it is gone. */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+const WRITER_PIDS = 'select pid from pg_stat_activity where application_name = $1';
+
+/**
+ * Follows the CPU time of the writers' backends through a phase; returns a function that
+ * stops and gives their total in seconds. CPU per transaction moves much less than tx/s
+ * when other work shares the machine. Needs the server on this host (/proc); what a
+ * backend uses after the last sample (under 50 ms) is not counted.
+ */
+function sampleWriterCpu(sampler: pg.Client) {
+  const latest = new Map<number, number>();
+  let running = true;
+  const sampling = (async () => {
+    while (running) {
+      const rows = await query(sampler, WRITER_PIDS, [WRITER_APP]);
+      for (const { pid } of rows) {
+        const cpu = cpuSeconds(pid);
+        if (cpu !== undefined) latest.set(pid, cpu);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  return async (): Promise<number> => {
+    running = false;
+    await sampling;
+    return [...latest.values()].reduce((sum, cpu) => sum + cpu, 0);
+  };
+}
+
 /** Pads each value to its width: negative widths align left, positive ones right. */
 function columns(values: (string | number)[], widths: number[]): string {
   return values
@@ -177,6 +222,8 @@ interface Bench {
   admin: pg.Client;
   listener: pg.Client;
   scripts: Record<Table, string>;
+  /** Whether the server runs on this host, so /proc shows its backends' CPU time. */
+  local: boolean;
   /** NOTIFYs the listener received since the current phase began. */
   notifies: number;
 }
@@ -186,14 +233,24 @@ async function phase(bench: Bench, mode: ListenerMode, table: Table, seconds: nu
   await bench.admin.query('checkpoint').catch(() => undefined);
   const [before] = await query(bench.admin, LAST_SEQ);
   bench.notifies = 0;
+  const cpu = sampleWriterCpu(bench.admin);
   const run =
     bench.driver === 'pgbench'
       ? await runPgbench(bench.url, bench.scripts[table], bench.options, seconds)
       : await runNode(bench.url, TABLES[table], bench.options, seconds);
+  const cpuSecondsUsed = await cpu();
   // A round trip lets the listener's backend hand over what it still holds.
   await bench.listener.query('select 1');
   const [after] = await query(bench.admin, ENTRIES_SINCE, [before.seq, TABLES.tracked]);
-  const result: PhaseResult = { mode, table, ...run, entries: after.n, notifies: bench.notifies };
+  const cpuMicros = bench.local ? (cpuSecondsUsed / run.transactions) * 1e6 : undefined;
+  const result: PhaseResult = {
+    mode,
+    table,
+    ...run,
+    cpuMicros,
+    entries: after.n,
+    notifies: bench.notifies,
+  };
   return result;
 }
 
@@ -202,15 +259,13 @@ async function setIdle(listener: pg.Client, idle: boolean): Promise<void> {
   await listener.query(`select ${fn}($1)`, [IDLE_LISTENER_LOCK]);
 }
 
+const micros = (value: number | undefined) => (value === undefined ? 'n/a' : value.toFixed(0));
+
 async function runPhases(bench: Bench): Promise<PhaseResult[]> {
-  const widths = [5, -13, -10, 8, 12, 13, 7];
+  const widths = [5, -13, -10, 7, 12, 11, 13, 7];
   const results: PhaseResult[] = [];
-  console.log(
-    columns(
-      ['phase', 'idle listener', 'table', 'tx/s', 'transactions', 'audit entries', 'NOTIFYs'],
-      widths,
-    ),
-  );
+  const header = ['phase', 'idle listener', 'table', 'tx/s', 'transactions', 'CPU µs/tx'];
+  console.log(columns([...header, 'audit entries', 'NOTIFYs'], widths));
   for (const mode of ['none', 'idle'] as const) {
     await setIdle(bench.listener, mode === 'idle');
     for (let round = 0; round < bench.options.rounds; round++) {
@@ -219,7 +274,7 @@ async function runPhases(bench: Bench): Promise<PhaseResult[]> {
         results.push(r);
         const idle = mode === 'idle' ? 'yes' : 'no';
         const cells = [results.length, idle, table, r.tps.toFixed(0), r.transactions];
-        console.log(columns([...cells, r.entries, r.notifies], widths));
+        console.log(columns([...cells, micros(r.cpuMicros), r.entries, r.notifies], widths));
       }
     }
   }
@@ -228,25 +283,40 @@ async function runPhases(bench: Bench): Promise<PhaseResult[]> {
 }
 
 function printSummary(results: PhaseResult[]): void {
-  const mean = (mode: ListenerMode, table: Table) => {
-    const rs = results.filter((r) => r.mode === mode && r.table === table);
-    return rs.reduce((sum, r) => sum + r.tps, 0) / rs.length;
-  };
-  const widths = [-16, 9, 7, 34];
+  const of = (mode: ListenerMode, table: Table) =>
+    results.filter((r) => r.mode === mode && r.table === table);
+  const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
+  const label = (mode: ListenerMode) => (mode === 'idle' ? 'idle listener' : 'no idle listener');
+
+  let widths = [-16, 14, 12, 17, 0];
   console.log('');
   console.log(
-    columns(['mean tx/s', 'untracked', 'tracked', 'tracked/untracked (target >= 0.85)'], widths),
+    columns(['tx/s (mean)', 'untracked', 'tracked', 'tracked/untracked', 'each round'], widths),
   );
   for (const mode of ['none', 'idle'] as const) {
-    const [untracked, tracked] = [mean(mode, 'untracked'), mean(mode, 'tracked')];
-    const label = mode === 'idle' ? 'idle listener' : 'no idle listener';
-    const ratio = (tracked / untracked).toFixed(3);
-    console.log(columns([label, untracked.toFixed(0), tracked.toFixed(0), ratio], widths));
+    const [untracked, tracked] = [of(mode, 'untracked'), of(mode, 'tracked')];
+    const [u, t] = [mean(untracked.map((r) => r.tps)), mean(tracked.map((r) => r.tps))];
+    // Other load on the machine drifts; a round's pair ran back to back, so compare those too.
+    const rounds = tracked.map((r, i) => (r.tps / untracked[i].tps).toFixed(3)).join(' ');
+    const cells = [label(mode), u.toFixed(0), t.toFixed(0), (t / u).toFixed(3), rounds];
+    console.log(columns(cells, widths));
   }
-  const notifying = mean('idle', 'tracked') / mean('none', 'untracked');
-  console.log(
-    `tracked with idle listener (every write NOTIFYs) / untracked without: ${notifying.toFixed(3)}`,
-  );
+  const notifying = mean(of('idle', 'tracked').map((r) => r.tps));
+  const plain = mean(of('none', 'untracked').map((r) => r.tps));
+  console.log('target: tracked/untracked >= 0.85 without an idle listener');
+  const cost = (notifying / plain).toFixed(3);
+  console.log(`tracked with idle listener (every write NOTIFYs) / untracked without: ${cost}`);
+
+  if (results.some((r) => r.cpuMicros === undefined)) return;
+  widths = [-16, 14, 12, 17];
+  console.log('');
+  console.log(columns(['server CPU µs/tx', 'untracked', 'tracked', 'untracked/tracked'], widths));
+  for (const mode of ['none', 'idle'] as const) {
+    const u = mean(of(mode, 'untracked').map((r) => r.cpuMicros!));
+    const t = mean(of(mode, 'tracked').map((r) => r.cpuMicros!));
+    console.log(columns([label(mode), u.toFixed(0), t.toFixed(0), (u / t).toFixed(3)], widths));
+  }
+  console.log('(untracked/tracked CPU is the throughput ratio to expect on a CPU-bound server)');
 }
 
 async function printLargeUpdates(bench: Bench): Promise<void> {
@@ -292,20 +362,32 @@ async function main(): Promise<void> {
   const listener = new pg.Client(url);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-capture-'));
   const scripts = writeScripts(dir);
-  const bench: Bench = { url, options, driver, admin, listener, scripts, notifies: 0 };
+  const bench: Bench = {
+    url,
+    options,
+    driver,
+    admin,
+    listener,
+    scripts,
+    local: false,
+    notifies: 0,
+  };
   listener.on('notification', (message) => {
     if (message.channel === 'pgcascade') bench.notifies++;
   });
 
   try {
     const applied = await migrate(admin, 'core', silentLogger);
-    const [server] = await query(admin, 'show server_version');
+    const [server] = await query(admin, 'select version() as version, pg_backend_pid() as pid');
+    bench.local = cpuSeconds(server.pid) !== undefined;
     await setUp(admin, options.rows);
     await listener.connect();
     await listener.query('listen pgcascade');
 
     const threads = Math.min(2, options.clients);
-    console.log(`server: PostgreSQL ${server.server_version}, ${os.cpus().length} CPUs`);
+    const where = bench.local ? 'on this host' : 'remote: no CPU figures';
+    const version = server.version.split(',')[0];
+    console.log(`server: ${version} (${where}); ${os.cpus().length} CPUs here`);
     console.log(`core migrations applied by this run: ${applied.join(', ') || 'none'}`);
     console.log(
       `driver: ${driver === 'pgbench' ? `${version}, -M simple -j ${threads}` : 'node pg clients'}`,

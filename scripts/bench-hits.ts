@@ -406,21 +406,22 @@ function ratios(results: TargetResult[]): Ratio[] {
 }
 
 function printResults(results: TargetResult[], computed: Ratio[]): void {
-  const widths = [-10, 9, 7, 7, 15, 10, 8, 10];
+  const widths = [-10, 8, 7, 7, 14, 10, 10, 8, 10];
   const percent = (n: number | undefined) => (n === undefined ? '-' : `${n.toFixed(0)}%`);
-  const heads = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors/non-2xx', 'server CPU', 'load CPU'];
-  console.log(columns([...heads, 'others CPU'], widths));
+  const heads = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors/non-2xx', 'CPU us/req'];
+  console.log(columns([...heads, 'CPU server', 'CPU load', 'CPU others'], widths));
   for (const r of results) {
     const failures = `${r.errors + r.timeouts}/${r.non2xx}`;
     const cells = [r.target, r.okPerSecond.toFixed(0), r.p50Ms.toFixed(2), r.p99Ms.toFixed(2)];
+    const perRequest = r.cpu ? ((r.cpu.server * 10_000) / r.okPerSecond).toFixed(1) : '-';
     const cpu = [percent(r.cpu?.server), percent(r.cpu?.load), percent(r.cpu?.others)];
-    console.log(columns([...cells, failures, ...cpu], widths));
+    console.log(columns([...cells, failures, perRequest, ...cpu], widths));
   }
   const busiest = Math.max(...results.map((r) => r.cpu?.others ?? 0));
   if (busiest > OTHERS_WARNING_PERCENT) {
     console.log(
       `WARNING: other processes used up to ${busiest.toFixed(0)}% of a core during a measured ` +
-        'run: the figures are disturbed; re-run on a quiet machine',
+        'run: req/s and latency are disturbed (CPU us/req much less); re-run on a quiet machine',
     );
   }
   console.log('');
@@ -571,8 +572,9 @@ async function main(): Promise<void> {
       `response: ${reference.length} bytes, identical from every target; pgcascade x-cache: hit`,
     );
     console.log(
-      'req/s: 2xx responses per second; p50/p99: exact, over every 2xx response; CPU: % of ' +
-        'one core, by the server, autocannon, and every other process',
+      'req/s: 2xx responses per second; p50/p99: exact, over every 2xx response; CPU us/req: ' +
+        'server CPU time per response;\nCPU server/load/others: % of one core used by the ' +
+        'server, by autocannon, and by every other process on the machine',
     );
     if (options.cpuProf) console.log('NOTE: profiling was on; the figures are slower than usual');
     console.log('');

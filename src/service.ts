@@ -199,6 +199,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     });
 
     inflightFills = handler.inflightFills;
+    // A request that arrives after an invalidation must not join a fill begun before it.
+    bus.on('invalidation:applied', handler.sealFills);
 
     await delivery.start();
     cleanup.push(() => delivery.stop());

@@ -1,6 +1,7 @@
 /**
  * Coalescing: identical misses in flight at the same time share one execution. The
  * first caller runs it; the others wait for its outcome, success or failure alike.
+ * An invalidation closes the runs in flight to later callers (see seal()).
  */
 
 /** Shares in-flight work per key. */
@@ -20,8 +21,20 @@ export class Coalescer<T> {
     const running = this.inflight.get(key);
     if (running) return { result: running, coalesced: true };
 
-    const result = work().finally(() => this.inflight.delete(key));
+    const result: Promise<T> = work().finally(() => {
+      if (this.inflight.get(key) === result) this.inflight.delete(key);
+    });
     this.inflight.set(key, result);
     return { result, coalesced: false };
+  }
+
+  /**
+   * Closes every run in flight to new callers; their current callers still share them.
+   * Called when an invalidation is applied: a run that began before it may return what
+   * the invalidation made stale, which is fine for requests older than the change but
+   * not for requests that arrive after it.
+   */
+  seal(): void {
+    this.inflight.clear();
   }
 }

@@ -294,5 +294,5 @@ export function createRequestHandler(deps: HandlerDeps) {
       res.end(payload);
     });
   };
-  return { handle, inflightFills: () => fills.size };
+  return { handle, inflightFills: () => fills.size, sealFills: () => fills.seal() };
 }

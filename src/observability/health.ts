@@ -772,7 +772,7 @@ function hitRateCheck(r: HealthReadings, t: HealthThresholds, cacheFull: boolean
   let action: string;
   if (w.sizeEvictions > 0 && w.sizeEvictions >= 0.1 * w.miss) {
     action = cacheFull
-      ? `The hit rate is ${percent(rate)} because the working set does not fit: ` +
+      ? `The hit rate is ${percent(rate)} and the working set may not fit: ` +
         `${w.sizeEvictions} evictions for size against ${w.miss} misses. See the cache-bytes ` +
         'recommendation.'
       : `The hit rate is ${percent(rate)} and ${w.sizeEvictions} entries were evicted for size ` +
@@ -784,7 +784,7 @@ function hitRateCheck(r: HealthReadings, t: HealthThresholds, cacheFull: boolean
       `${span}. Find the types that invalidate most with select * from ` +
       'pgcascade.invalidations_by_type, then narrow them: name entities in their cascades ' +
       'instead of whole lists or PREFIX/ALL query invalidations, and track their tables with ' +
-      'filters so that an update invalidates only the lists it can move rows between.'
+      'filters so that an update invalidates only the lists it can move rows between.';
   } else {
     action =
       `The hit rate is ${percent(rate)} but only ${w.sizeEvictions} evictions for size and ` +

@@ -69,4 +69,33 @@ describe('coalescing identical misses', () => {
     expect(again.cache).toBe('miss');
     expect(again.body.data.users).toHaveLength(3);
   });
+
+  it('does not let a request that arrives after an invalidation join a fill begun before it', async () => {
+    const query = '{ user(id: 5) { name posts { title } } }';
+    const metrics = t.service.metrics;
+    const executions = metrics.executionCount;
+    const misses = metrics.requests.miss;
+    const locker = new pg.Client(t.db.url);
+    await locker.connect();
+    let early;
+    let late;
+    try {
+      await locker.query('begin');
+      await locker.query('lock table demo.posts in access exclusive mode');
+      const first = t.gql(query);
+      await waitUntil(() => metrics.requests.miss - misses === 1, 'the first request arrived');
+
+      await t.db.pool.query(`update demo.users set name = 'After The Fill Began' where id = 5`);
+      await t.service.delivery.sync();
+      const second = t.gql(query);
+      await waitUntil(() => metrics.requests.miss - misses === 2, 'the second request arrived');
+      await locker.query('commit');
+      [early, late] = await Promise.all([first, second]);
+    } finally {
+      await locker.end();
+    }
+    expect(metrics.executionCount - executions).toBe(2);
+    expect(late.body.data.user.name).toBe('After The Fill Began');
+    expect(early.body.data.user).toBeDefined();
+  });
 });
