@@ -386,8 +386,8 @@ async function main(): Promise<void> {
 
     const threads = Math.min(2, options.clients);
     const where = bench.local ? 'on this host' : 'remote: no CPU figures';
-    const version = server.version.split(',')[0];
-    console.log(`server: ${version} (${where}); ${os.cpus().length} CPUs here`);
+    const serverVersion = server.version.split(',')[0];
+    console.log(`server: ${serverVersion} (${where}); ${os.cpus().length} CPUs here`);
     console.log(`core migrations applied by this run: ${applied.join(', ') || 'none'}`);
     console.log(
       `driver: ${driver === 'pgbench' ? `${version}, -M simple -j ${threads}` : 'node pg clients'}`,

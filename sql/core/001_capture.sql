@@ -425,9 +425,12 @@ $$;
 -- cascades ---------------------------------------------------------------------------
 
 -- Checks a cascade in the GraphQL Cascade shape and returns its tags; raises 22023 with
--- the path of the first problem.
+-- the path of the first problem. Every named entity is tagged. Coarse list and query
+-- invalidations are kept only where capture knows less than the cascade: for a tracked
+-- type the triggers recorded exact list tags in the same transaction, and emptying every
+-- list of the type on each create would cost the cache its hit rate for nothing.
 create function pgcascade.cascade_tags(cascade jsonb, out tags text[], out entities text[])
-language plpgsql immutable as $$
+language plpgsql stable as $$
 declare
   key text;
   item jsonb;
@@ -435,6 +438,9 @@ declare
   typename text;
   op text;
   scope text;
+  tracked_types text[] := array(select t.typename from pgcascade.tracked t);
+  untracked_named boolean := false;
+  queries text[] := '{}';
 begin
   tags := '{}';
   entities := '{}';
@@ -460,8 +466,11 @@ begin
         using errcode = '22023';
     end if;
     entities := entities || (typename || ':' || (item ->> 'id'));
-    if op <> 'UPDATED' then
-      tags := tags || (typename || '[*]');
+    if not typename = any (tracked_types) then
+      untracked_named := true;
+      if op <> 'UPDATED' then
+        tags := tags || (typename || '[*]');
+      end if;
     end if;
   end loop;
 
@@ -469,7 +478,10 @@ begin
       with ordinality x(e, n) loop
     typename := pgcascade.cascade_entity(item, format('cascade.deleted[%s]', i));
     entities := entities || (typename || ':' || (item ->> 'id'));
-    tags := tags || (typename || '[*]');
+    if not typename = any (tracked_types) then
+      untracked_named := true;
+      tags := tags || (typename || '[*]');
+    end if;
   end loop;
 
   for item, i in select e, n - 1
@@ -483,11 +495,16 @@ begin
       raise exception 'pgcascade.emit: cascade.invalidations[%].scope is "%" (expected EXACT, PREFIX or ALL)', i, scope
         using errcode = '22023';
     end if;
-    tags := tags || case scope
+    queries := queries || case scope
       when 'EXACT' then 'query:' || (item ->> 'queryName')
       when 'PREFIX' then 'query:' || (item ->> 'queryName') || '*'
       else '*' end;
   end loop;
+  -- A cascade that names no entity, or one that capture does not track, is all the
+  -- server knows: honour its query invalidations then.
+  if untracked_named or cardinality(entities) = 0 then
+    tags := tags || queries;
+  end if;
 
   tags := array(select distinct t from unnest(tags || entities) t order by t);
 end;

@@ -11,7 +11,7 @@ select
   date_trunc('minute', created_at) as minute,
   source,
   count(*) as entries,
-  round(count(*) / 60.0, 1) as entries_per_second,
+  round(count(*) / 60.0, 2) as entries_per_second,
   coalesce(sum(row_count), 0) as rows_changed
 from pgcascade.audit
 where created_at >= now() - interval '1 hour'

@@ -128,7 +128,10 @@ export interface HealthThresholds {
   minPoolSamples: number;
   /** `notify-queue`: degraded at this fraction of the NOTIFY queue. Default 0.5. */
   notifyQueueUsage: number;
-  /** `write-rate`: audit entries per second capture sustains. Default CAPTURE_CAPACITY_PER_SECOND. */
+  /**
+   * `write-rate`: audit entries per second that capture sustains.
+   * Default CAPTURE_CAPACITY_PER_SECOND.
+   */
   captureCapacityPerSecond: number;
   /** `write-rate`: degraded at this fraction of the capacity. Default 0.7. */
   captureUsage: number;
@@ -182,7 +185,11 @@ export interface HealthSources {
   pool: pg.Pool;
   /** Cache fills executing now. */
   inflightFills(): number;
-  listener: { readonly connected: boolean; readonly reconnectCount: number; readonly backendPid?: number };
+  listener: {
+    readonly connected: boolean;
+    readonly reconnectCount: number;
+    readonly backendPid?: number;
+  };
   reconciler: { readonly lastRunAtMs: number; readonly lastRunFailed: boolean };
   /** The highest audit seq this instance applied. */
   appliedSeq(): number;
@@ -296,7 +303,8 @@ export class HealthChecker {
       waiting: this.sources.pool.waitingCount,
       inflight: this.sources.inflightFills(),
     });
-    while (this.poolSamples.length > 0 && this.poolSamples[0].atMs <= nowMs - this.options.poolWindowMs) {
+    const oldestMs = nowMs - this.options.poolWindowMs;
+    while (this.poolSamples.length > 0 && this.poolSamples[0].atMs <= oldestMs) {
       this.poolSamples.shift();
     }
   }
@@ -349,7 +357,10 @@ export class HealthChecker {
         status: 'down',
         checks: [],
         recommendations: [
-          { check: 'health', action: `The health check itself failed (${String(error)}): see the log.` },
+          {
+            check: 'health',
+            action: `The health check itself failed (${String(error)}): see the log.`,
+          },
         ],
       };
     }
@@ -366,7 +377,9 @@ export class HealthChecker {
       listener: {
         connected: listener.connected,
         reconnects: listener.reconnectCount,
-        disconnectedAtMs: listener.connected ? undefined : (this.disconnectedAtMs ?? this.startedAtMs),
+        disconnectedAtMs: listener.connected
+          ? undefined
+          : (this.disconnectedAtMs ?? this.startedAtMs),
       },
       reconciliation: {
         intervalMs: this.sources.reconcileIntervalMs,
@@ -649,7 +662,9 @@ function listenerCheck(r: HealthReadings, t: HealthThresholds): Finding {
       status: 'ok',
       value: Math.round(quietMs),
       threshold: t.listenerQuietMs,
-      message: `connected; last query ${seconds(quietMs)} ago (${reconnects} reconnects since start)`,
+      message:
+        `connected; last query ${seconds(quietMs)} ago ` +
+        `(${reconnects} reconnects since start)`,
     },
     actions: [],
   };
@@ -727,12 +742,14 @@ function missesCheck(r: HealthReadings): Finding {
       threshold: 0,
       message:
         `${count} audit ${count === 1 ? 'entry' : 'entries'} reached this instance late in the ` +
-        `last hour (found by reconciliation or a reconnect, not notified); largest delay ${delayMs} ms`,
+        'last hour (found by reconciliation or a reconnect, not notified); ' +
+        `largest delay ${delayMs} ms`,
     },
     actions: [
-      `${count} ${count === 1 ? 'change' : 'changes'} reached this instance up to ${delayMs} ms late ` +
-        `in the last hour, and cached results could be stale meanwhile. List them with ` +
-        `select * from pgcascade.recent_misses where instance_id = '${r.instanceId}'. ` +
+      `${count} ${count === 1 ? 'change' : 'changes'} reached this instance up to ` +
+        `${delayMs} ms late in the last hour, and cached results could be stale meanwhile. ` +
+        'List them with select * from pgcascade.recent_misses ' +
+        `where instance_id = '${r.instanceId}'. ` +
         `Misses at listener reconnects (${r.listener.reconnects} since start) point at the ` +
         'network between this host and PostgreSQL; misses while it stayed connected are a ' +
         'delivery bug worth reporting.',
@@ -810,7 +827,8 @@ function cacheBytesCheck(r: HealthReadings, t: HealthThresholds): Finding {
   const { sizeEvictions, sizeEvictedBytes } = r.window;
   const held =
     `${bytes} of ${maxBytes} bytes (${percent(ratio)}) in ${entries} entries; ` +
-    `${sizeEvictions} evicted for size (${formatBytes(sizeEvictedBytes)}) in ${lastWindow(r.window)}`;
+    `${sizeEvictions} evicted for size (${formatBytes(sizeEvictedBytes)}) ` +
+    `in ${lastWindow(r.window)}`;
   const full = ratio >= t.cacheFullRatio && sizeEvictions > 0;
   return {
     check: {
@@ -829,7 +847,8 @@ function poolCheck(r: HealthReadings, t: HealthThresholds): Finding {
   const windowText = `${p.samples} samples over the last ${seconds(p.windowMs)}`;
   const message =
     `requests waited for a connection in ${percent(p.waitingShare)} of ${windowText} ` +
-    `(peak ${p.peakWaiting} waiting for ${p.max} connections; peak ${p.peakInflight} fills in flight)`;
+    `(peak ${p.peakWaiting} waiting for ${p.max} connections; ` +
+    `peak ${p.peakInflight} fills in flight)`;
   const sustained = p.samples >= t.minPoolSamples && p.waitingShare >= t.poolWaitingShare;
   if (!sustained) {
     return {
@@ -907,11 +926,11 @@ function writeRateCheck(r: HealthReadings, t: HealthThresholds): Finding {
     },
     actions: busy
       ? [
-          `Capture runs at ${percent(share)} of its measured capacity (${Math.round(perSecond)} of ` +
-            `${capacity} audit entries/s over the last minute): batch writes into multi-row ` +
-            'statements, which capture as one audit entry each instead of one a row; if the ' +
-            `rate keeps growing towards ${capacity}/s, move capture to another transport ` +
-            '(logical decoding) instead of triggers and NOTIFY.',
+          `Capture runs at ${percent(share)} of its measured capacity ` +
+            `(${Math.round(perSecond)} of ${capacity} audit entries/s over the last minute): ` +
+            'batch writes into multi-row statements, which capture as one audit entry each ' +
+            `instead of one a row; if the rate keeps growing towards ${capacity}/s, move ` +
+            'capture to another transport (logical decoding) instead of triggers and NOTIFY.',
         ]
       : [],
   };

@@ -92,10 +92,10 @@ describe('emit', () => {
   it('returns the seq of an entry holding the cascade, its tags and its entities', async () => {
     const cascade = {
       updated: [
-        { __typename: 'Post', id: '1', operation: 'UPDATED', entity: { title: 't' } },
-        { __typename: 'Post', id: 2, operation: 'CREATED', entity: {} },
+        { __typename: 'Widget', id: '1', operation: 'UPDATED', entity: { title: 't' } },
+        { __typename: 'Widget', id: 2, operation: 'CREATED', entity: {} },
       ],
-      deleted: [{ __typename: 'Comment', id: '7' }],
+      deleted: [{ __typename: 'Gadget', id: '7' }],
       invalidations: [
         { queryName: 'feed', strategy: 'INVALIDATE', scope: 'EXACT' },
         { queryName: 'posts', strategy: 'INVALIDATE', scope: 'PREFIX' },
@@ -112,11 +112,31 @@ describe('emit', () => {
     expect(recorded.source).toBe('cascade');
     expect(recorded.cascade).toEqual(cascade);
     expect([...recorded.tags].sort()).toEqual(
-      ['Comment:7', 'Comment[*]', 'Post:1', 'Post:2', 'Post[*]', 'query:feed', 'query:posts*']
+      ['Gadget:7', 'Gadget[*]', 'Widget:1', 'Widget:2', 'Widget[*]', 'query:feed', 'query:posts*']
         .sort(),
     );
-    expect([...recorded.entities].sort()).toEqual(['Comment:7', 'Post:1', 'Post:2']);
+    expect([...recorded.entities].sort()).toEqual(['Gadget:7', 'Widget:1', 'Widget:2']);
     expect(recorded.query).toContain('emit-returns-seq');
+  });
+
+  it('leaves list and query invalidations of tracked types to their triggers', async () => {
+    // Post is tracked (the demo migration): its triggers record the exact list tags.
+    const cascade = {
+      updated: [{ __typename: 'Post', id: '9', operation: 'CREATED', entity: {} }],
+      deleted: [{ __typename: 'Post', id: '8' }],
+      invalidations: [{ queryName: 'posts', strategy: 'INVALIDATE', scope: 'PREFIX' }],
+    };
+    const { rows } = await db.pool.query<{ seq: string }>('select pgcascade.emit($1) as seq', [
+      JSON.stringify(cascade),
+    ]);
+    expect([...(await entry(rows[0].seq)).tags].sort()).toEqual(['Post:8', 'Post:9']);
+  });
+
+  it('honours query invalidations of a cascade that names no entity', async () => {
+    const { rows } = await db.pool.query<{ seq: string }>('select pgcascade.emit($1) as seq', [
+      JSON.stringify({ invalidations: [{ queryName: 'feed', scope: 'EXACT' }] }),
+    ]);
+    expect((await entry(rows[0].seq)).tags).toEqual(['query:feed']);
   });
 
   it('tags only the entity of an update, which moves no row between lists', async () => {

@@ -42,7 +42,10 @@ describe('a cache filled past PGCASCADE_CACHE_MAX_BYTES=16384', () => {
       value: Math.round((bytes / 16384) * 1000) / 1000,
       threshold: 0.9,
       message: expect.stringMatching(
-        new RegExp(`^${bytes} of 16384 bytes \\(\\d+%\\) in ${entries} entries; ${sizeEvictions} evicted for size`),
+        new RegExp(
+          `^${bytes} of 16384 bytes \\(\\d+%\\) in ${entries} entries; ` +
+            `${sizeEvictions} evicted for size`,
+        ),
       ),
     });
     const target = suggestedMaxBytes(16384, evictedBytes);
@@ -52,7 +55,8 @@ describe('a cache filled past PGCASCADE_CACHE_MAX_BYTES=16384', () => {
       action: expect.stringMatching(
         new RegExp(
           `^Raise PGCASCADE_CACHE_MAX_BYTES from 16384 \\(16 KiB\\) to 65536 \\(64 KiB\\): ` +
-            `${sizeEvictions} entries \\(.* KiB\\) were evicted for size .* about 48 KiB more memory\\.$`,
+            `${sizeEvictions} entries \\(.* KiB\\) were evicted for size .* ` +
+            'about 48 KiB more memory\\.$',
         ),
       ),
     });

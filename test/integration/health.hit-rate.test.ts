@@ -20,7 +20,11 @@ describe('the hit-rate tracker', () => {
   });
 
   function tracker() {
-    return new HitRateTracker(() => counts, { windowMs: 300_000, bucketMs: BUCKET_MS, now: () => clock });
+    return new HitRateTracker(() => counts, {
+      windowMs: 300_000,
+      bucketMs: BUCKET_MS,
+      now: () => clock,
+    });
   }
 
   it('ignores what the counters held before it started', () => {
@@ -126,20 +130,27 @@ describe('the hit-rate check of GET /health', () => {
       status: 'ok',
       value: 0.8,
       threshold: 0.75,
-      message: expect.stringMatching(/^hit rate 80% over 100 cacheable requests in the .* since start$/),
+      message: expect.stringMatching(
+        /^hit rate 80% over 100 cacheable requests in the .* since start$/,
+      ),
     });
 
     for (let n = 20; n < 80; n++) await ask(`{ q${n}: user(id: 1) { id name } }`, 'miss');
     const bad = await hitRateCheck();
     expect(bad.check).toMatchObject({ status: 'degraded', value: 0.5 });
-    expect(bad.check.message).toMatch(/^hit rate 50% over 160 cacheable requests .* \(below 75%\)$/);
+    expect(bad.check.message).toMatch(
+      /^hit rate 50% over 160 cacheable requests .* \(below 75%\)$/,
+    );
     expect(bad.report.status).toBe('degraded');
     // No evictions and no invalidations: the misses are queries asked once.
     expect(bad.report.recommendations).toEqual([
       {
         check: 'hit-rate',
         action: expect.stringMatching(
-          /^The hit rate is 50% but only 0 evictions for size and 0 invalidations explain 80 misses: .*GraphQL variables/,
+          new RegExp(
+            '^The hit rate is 50% but only 0 evictions for size and 0 invalidations explain ' +
+              '80 misses: .*GraphQL variables',
+          ),
         ),
       },
     ]);

