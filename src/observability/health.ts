@@ -202,8 +202,8 @@ export interface DatabaseGauges {
   auditBacklog: number;
 }
 
-// One statement, so the figures share a snapshot. Each part is an index probe: the
-// audit's primary key and created_at index, pgcascade.missed's (instance_id, seq) key.
+// One statement, so the figures share a snapshot. Each part reads through an index: the
+// audit's primary key and created_at index, pgcascade.missed's key or applied_at index.
 // The minute's entries are counted by sequence span, which also counts writes that
 // rolled back after capture: they paid for capture too.
 const PROBE_SQL = `
@@ -282,7 +282,7 @@ export class HealthChecker {
   async start(): Promise<void> {
     this.timer = setInterval(() => this.sample(), this.options.sampleIntervalMs);
     this.timer.unref();
-    const reading = await this.readDatabase();
+    const reading = await this.readDatabaseCached();
     // Entries written before start are not this instance's backlog: its cache began empty.
     if (reading.reachable && reading.figures) this.baselineSeq = reading.figures.newestSeq;
   }
@@ -406,7 +406,8 @@ export class HealthChecker {
       peakWaiting = Math.max(peakWaiting, s.waiting);
       peakInflight = Math.max(peakInflight, s.inflight);
     }
-    const max = (this.sources.pool as unknown as { options?: { max?: number } }).options?.max ?? 10;
+    // node-postgres's own default when max is not set
+    const max = this.sources.pool.options.max ?? 10;
     return {
       windowMs: this.options.poolWindowMs,
       samples,

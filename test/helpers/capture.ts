@@ -81,6 +81,9 @@ export async function listen(url: string): Promise<TestListener> {
   };
 }
 
+/** A pool or a single session: whatever a helper may run its query on. */
+export type Queryable = pg.Pool | pg.ClientBase;
+
 /** Whether another session could take `key` exclusively right now (released at once). */
 export async function lockIsFree(client: pg.ClientBase, key: number): Promise<boolean> {
   const { rows } = await client.query<{ free: boolean }>(
@@ -92,7 +95,7 @@ export async function lockIsFree(client: pg.ClientBase, key: number): Promise<bo
 }
 
 /** The audit entries a relation's triggers wrote, oldest first. */
-export async function entriesOf(client: pg.ClientBase, relation: string): Promise<AuditEntry[]> {
+export async function entriesOf(client: Queryable, relation: string): Promise<AuditEntry[]> {
   const { rows } = await client.query<AuditEntry>(
     `select seq, xid::text, source, relation, operation, row_count::int, tags, entities
      from pgcascade.audit where relation = $1 order by seq`,

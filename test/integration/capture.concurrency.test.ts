@@ -86,14 +86,15 @@ describe.each([
     await listener.goIdle();
     const barrierXid = await increment(writers[0], table, 1);
 
-    const entries = (await entriesOf(db.pool, table)).filter((e) => e.xid !== barrierXid);
-    const barrier = (await entriesOf(db.pool, table)).find((e) => e.xid === barrierXid);
-    await listener.waitForSeq(barrier!.seq);
+    const all = await entriesOf(db.pool, table);
+    const barrier = all.find((e) => e.xid === barrierXid)!;
+    const entries = all.filter((e) => e !== barrier);
+    await listener.waitForSeq(barrier.seq);
     expect(entries).toHaveLength(WRITERS * STATEMENTS * 0.9);
     expect(new Set(entries.map((e) => e.seq)).size).toBe(entries.length);
     expect(new Map(entries.map((e) => [e.xid, e.entities[0]]))).toEqual(committed);
     expect(entries.filter((e) => rolledBack.has(e.xid))).toEqual([]);
-    const notified = listener.seqs().filter((seq) => seq !== barrier!.seq);
+    const notified = listener.seqs().filter((seq) => seq !== barrier.seq);
     if (idle) {
       expect(notified.sort()).toEqual(entries.map((e) => e.seq).sort());
     } else {
@@ -147,8 +148,8 @@ it('never lets an entry committed while the listener was idle go unannounced', a
   await cycling;
   await listener.goIdle();
   const barrierXid = await increment(writers[0], table, 1);
-  const barrier = (await entriesOf(db.pool, table)).find((e) => e.xid === barrierXid);
-  await listener.waitForSeq(barrier!.seq);
+  const barrier = (await entriesOf(db.pool, table)).find((e) => e.xid === barrierXid)!;
+  await listener.waitForSeq(barrier.seq);
 
   const announced = new Set(listener.seqs());
   for (const seq of committedWhileIdle) if (!announced.has(seq)) unannounced.push(seq);

@@ -156,6 +156,15 @@ describe('the hit-rate check of GET /health', () => {
     ]);
   });
 
+  it('reuses a report for a second instead of probing the database again', async () => {
+    const first = t.service.health.check();
+    clock += 999;
+    expect(t.service.health.check()).toBe(first);
+    clock += 1;
+    expect(t.service.health.check()).not.toBe(first);
+    await first;
+  });
+
   it('forgets requests older than the window', async () => {
     clock += 300_000;
     const later = await hitRateCheck();
