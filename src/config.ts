@@ -27,6 +27,8 @@ export interface Config {
   auditRetentionSeconds: number;
   /** Where the embedded PostgreSQL keeps its data. Default `.pgcascade` in the working dir. */
   dataDir: string;
+  /** Connections in the service's pool (reads, writes, reconciliation). Default 10. */
+  poolMax: number;
 }
 
 /** A configuration value that start-up cannot accept; `message` is the one line to print. */
@@ -120,6 +122,7 @@ const OPTIONS = [
   option('logLevel', 'LOG_LEVEL', logLevel, () => 'info'),
   option('auditRetentionSeconds', 'PGCASCADE_AUDIT_RETENTION_SECONDS', integer(0), () => 3600),
   option('dataDir', 'PGCASCADE_DATA_DIR', text, () => '.pgcascade'),
+  option('poolMax', 'PGCASCADE_POOL_MAX', integer(1, 1000), () => 10),
 ] as const;
 
 /** The environment variables this module reads, for help output and the README. */

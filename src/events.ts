@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 
 /** How an audit entry reached this instance. */
-export type ApplySource = 'listener' | 'sync' | 'catch-up' | 'reconciliation';
+export type ApplySource = 'listener' | 'catch-up' | 'reconciliation';
 
 /** Every event pgcascade emits, with its payload. */
 export interface PgcascadeEvents {

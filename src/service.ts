@@ -116,7 +116,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       await admin.end();
     }
 
-    const pool = createPool({ connectionString: database.url, max: 10 }, log);
+    const pool = createPool({ connectionString: database.url, max: config.poolMax }, log);
     cleanup.push(() => pool.end());
     if (isDemo && options.seedDemo !== false && (await isDemoEmpty(pool))) {
       log.info('seeding the demo schema');

@@ -83,6 +83,7 @@ export class Listener {
   private polling = false;
   private wakeRequested = false;
   private reconnects = 0;
+  private everConnected = false;
   private readonly options: Required<ListenerOptions>;
 
   constructor(
@@ -199,7 +200,6 @@ export class Listener {
       const cap = Math.min(this.options.backoffMaxMs, this.options.backoffMinMs * 2 ** attempt);
       attempt = Math.min(attempt + 1, 20);
       await sleep(cap / 2 + (Math.random() * cap) / 2);
-      this.reconnects++;
     }
   }
 
@@ -244,7 +244,9 @@ export class Listener {
     this.connectedClient = client;
     this.serial = new SerialClient(client);
     this.startHeartbeat(client, this.serial);
-    const reconnect = this.reconnects > 0;
+    const reconnect = this.everConnected;
+    this.everConnected = true;
+    if (reconnect) this.reconnects++;
     this.log.info({ reconnect, pid: this.backendPid }, 'listener connected');
     this.bus.emit('listener:connected', { reconnect });
     void this.drain(client, this.serial);

@@ -109,6 +109,8 @@ function ttlFor(module: SchemaModule, typenames: string[], globalSeconds: number
 export function createRequestHandler(deps: HandlerDeps) {
   const { store, documents, metrics, log } = deps;
   const fills = new Coalescer<FillOutcome>();
+  // Counted apart from the coalescer, which forgets sealed runs that still execute.
+  let executing = 0;
 
   async function toYoga(
     req: IncomingMessage,
@@ -153,6 +155,7 @@ export function createRequestHandler(deps: HandlerDeps) {
     fillContext: FillContext,
   ): Promise<FillOutcome> {
     const token = store.beginFill();
+    executing++;
     try {
       const response = await toYoga(req, body, { fill: fillContext });
       const bytes = Buffer.from(await response.arrayBuffer());
@@ -174,6 +177,8 @@ export function createRequestHandler(deps: HandlerDeps) {
     } catch (error) {
       store.cancelFill(token);
       throw error;
+    } finally {
+      executing--;
     }
   }
 
@@ -294,5 +299,5 @@ export function createRequestHandler(deps: HandlerDeps) {
       res.end(payload);
     });
   };
-  return { handle, inflightFills: () => fills.size, sealFills: () => fills.seal() };
+  return { handle, inflightFills: () => executing, sealFills: () => fills.seal() };
 }

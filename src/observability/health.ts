@@ -875,7 +875,7 @@ function poolCheck(r: HealthReadings, t: HealthThresholds): Finding {
     actions: [
       `Requests queue for the ${p.max}-connection database pool (waiting in ` +
         `${percent(p.waitingShare)} of ${windowText}, peak ${p.peakWaiting} waiting, ` +
-        `${p.peakInflight} fills in flight): raise the pool to ${needed} connections if ` +
+        `${p.peakInflight} fills in flight): set PGCASCADE_POOL_MAX=${needed} if ` +
         "PostgreSQL's max_connections leaves room, or run another instance, which brings its " +
         'own pool and cache.',
     ],

@@ -40,8 +40,17 @@ export class Metrics implements ServingMetrics {
   staleFillCount = 0;
   executionCount = 0;
   missedCount = 0;
-  readonly evictions = new Map<string, number>();
-  readonly invalidations = new Map<ApplySource, number>();
+  // Known labels start at 0 so that a scrape shows every series before its first event.
+  readonly evictions = new Map<string, number>([
+    ['size', 0],
+    ['ttl', 0],
+    ['invalidation', 0],
+  ]);
+  readonly invalidations = new Map<ApplySource, number>([
+    ['listener', 0],
+    ['catch-up', 0],
+    ['reconciliation', 0],
+  ]);
   private readonly exporter: PrometheusExporter;
   private readonly provider: MeterProvider;
   private readonly lag: Histogram;

@@ -140,8 +140,8 @@ describe('health recommendations', () => {
         action: expect.stringMatching(
           new RegExp(
             '^Requests queue for the 10-connection database pool \\(waiting in 80% of 60 ' +
-              'samples over the last 60 s, peak 14 waiting, 24 fills in flight\\): raise the ' +
-              'pool to 24 connections',
+              'samples over the last 60 s, peak 14 waiting, 24 fills in flight\\): set ' +
+              'PGCASCADE_POOL_MAX=24 if',
           ),
         ),
       },
