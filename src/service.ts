@@ -7,6 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { tracing } from '@opentelemetry/sdk-node';
 import type { GraphQLSchema } from 'graphql';
 import { createSchema } from 'graphql-yoga';
 import pg from 'pg';
@@ -27,6 +28,7 @@ import { createYogaServer } from './graphql/yoga';
 import type { Logger } from './logger';
 import { HealthChecker, type HealthOptions } from './observability/health';
 import { Metrics } from './observability/metrics';
+import { startTracing } from './observability/tracing';
 
 /** Options of {@link startService}. */
 export interface ServiceOptions {
@@ -40,6 +42,8 @@ export interface ServiceOptions {
   listener?: Partial<ListenerOptions>;
   /** The cache's clock in milliseconds, for tests of expiry. Default Date.now. */
   now?: () => number;
+  /** Records spans here instead of where the OTel environment says (tests). */
+  spanProcessor?: tracing.SpanProcessor;
   /** Health check tuning (thresholds, clock), for tests. */
   health?: Partial<HealthOptions>;
 }
@@ -184,6 +188,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       onExecution: () => metrics.execution(),
       log: log.child({ component: 'graphql' }),
     });
+    const tracer = startTracing(log.child({ component: 'tracing' }), options.spanProcessor);
+    cleanup.push(() => tracer.stop());
     const handler = createRequestHandler({
       yoga,
       module,
@@ -196,6 +202,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         '/health': (req, res) => checker.handle(req, res),
       },
       log: log.child({ component: 'http' }),
+      tracing: tracer,
     });
 
     inflightFills = handler.inflightFills;

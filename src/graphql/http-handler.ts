@@ -7,12 +7,14 @@
  */
 import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { context, trace } from '@opentelemetry/api';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { CacheStore } from '../cache/cache-store';
 import { cacheKey } from '../cache/cache-key';
 import { Coalescer } from '../cache/coalescing';
 import { DocumentCache } from '../cache/document-cache';
 import type { Logger } from '../logger';
+import { inSpan, type Tracing } from '../observability/tracing';
 import { BodyTooLarge, readBody } from './request-body';
 import type { SchemaModule } from './schema-module';
 import type { FillContext, ServerContext } from './yoga';
@@ -38,6 +40,8 @@ export interface HandlerDeps {
   metrics: ServingMetrics;
   routes: Record<string, RouteHandler>;
   log: Logger;
+  /** Spans for requests, lookups and fills when tracing is enabled. */
+  tracing?: Tracing;
 }
 
 interface GraphQLParams {
@@ -55,6 +59,11 @@ interface FillOutcome {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+// With tracing on, the x-cache value is kept on the response for the request's span
+// (headers given to writeHead cannot be read back).
+const CACHE_RESULT = Symbol('pgcascade.cache');
+type TracedResponse = ServerResponse & { [CACHE_RESULT]?: string };
 
 function isPlainParams(value: unknown): value is GraphQLParams {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
@@ -107,7 +116,7 @@ function ttlFor(module: SchemaModule, typenames: string[], globalSeconds: number
 
 /** Builds the request listener for node:http, and a gauge of fills in flight. */
 export function createRequestHandler(deps: HandlerDeps) {
-  const { store, documents, metrics, log } = deps;
+  const { store, documents, metrics, log, tracing } = deps;
   const fills = new Coalescer<FillOutcome>();
   // Counted apart from the coalescer, which forgets sealed runs that still execute.
   let executing = 0;
@@ -139,6 +148,7 @@ export function createRequestHandler(deps: HandlerDeps) {
     });
     headers['x-cache'] = cache;
     headers['content-length'] = String(body.length);
+    if (tracing?.enabled) (res as TracedResponse)[CACHE_RESULT] = cache;
     res.writeHead(status, headers);
     res.end(body);
   }
@@ -157,7 +167,11 @@ export function createRequestHandler(deps: HandlerDeps) {
     const token = store.beginFill();
     executing++;
     try {
-      const response = await toYoga(req, body, { fill: fillContext });
+      const response = tracing?.enabled
+        ? await inSpan(tracing.tracer.startSpan('pgcascade.fill'), () =>
+            toYoga(req, body, { fill: fillContext }),
+          )
+        : await toYoga(req, body, { fill: fillContext });
       const bytes = Buffer.from(await response.arrayBuffer());
       const contentType = response.headers.get('content-type') ?? JSON_TYPE;
       if (response.status !== 200 || !fillContext.ok) {
@@ -188,6 +202,7 @@ export function createRequestHandler(deps: HandlerDeps) {
     outcome: FillOutcome,
     cache: 'hit' | 'miss' | 'bypass',
   ) {
+    if (tracing?.enabled) (res as TracedResponse)[CACHE_RESULT] = cache;
     if (outcome.etag && etagMatches(req.headers['if-none-match'] as string, outcome.etag)) {
       res.writeHead(304, { etag: outcome.etag, 'x-cache': cache });
       res.end();
@@ -248,7 +263,10 @@ export function createRequestHandler(deps: HandlerDeps) {
         })
       : null;
     const key = cacheKey(scope, params.operationName, params.variables, params.query);
+    const lookup = tracing?.enabled ? tracing.tracer.startSpan('pgcascade.cache.lookup') : undefined;
     const entry = store.get(key);
+    lookup?.setAttribute('pgcascade.hit', Boolean(entry));
+    lookup?.end();
     if (entry) {
       metrics.request('hit');
       sendBytes(req, res, { status: 200, body: entry.body, contentType: JSON_TYPE, etag: entry.etag }, 'hit');
@@ -279,8 +297,22 @@ export function createRequestHandler(deps: HandlerDeps) {
     res.end(payload);
   }
 
+  const traced = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!tracing?.enabled) return route(req, res);
+    const span = tracing.tracer.startSpan(`${req.method} ${(req.url ?? '/').split('?', 1)[0]}`);
+    // The request's span is the parent of the lookup and fill spans started inside it.
+    return context.with(trace.setSpan(context.active(), span), () =>
+      inSpan(span, async () => {
+        await route(req, res);
+        span.setAttribute('http.response.status_code', res.statusCode);
+        const cache = (res as TracedResponse)[CACHE_RESULT];
+        if (cache) span.setAttribute('pgcascade.cache', cache);
+      }),
+    );
+  };
+
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    route(req, res).catch((error) => {
+    traced(req, res).catch((error) => {
       log.error({ err: error, url: req.url }, 'request handling failed');
       if (res.headersSent) {
         res.destroy();
