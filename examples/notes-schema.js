@@ -63,8 +63,7 @@ module.exports = {
   // Optional: the list a field returns, in the capture triggers' tag vocabulary, so a
   // change to an unpinned note leaves cached pinned lists alone.
   listTags: {
-    'Query.notes': (args) =>
-      args.pinned == null ? ['Note[]'] : [`Note[pinned=${args.pinned}]`],
+    'Query.notes': (args) => (args.pinned == null ? ['Note[]'] : [`Note[pinned=${args.pinned}]`]),
   },
   // Optional: cached results containing notes expire after an hour at the latest.
   ttlSeconds: { Note: 3600 },

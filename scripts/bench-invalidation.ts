@@ -29,7 +29,8 @@ function parseOptions(argv: string[]): Options {
     if (argv[i] === '--seconds') options.seconds = Number(argv[++i]);
     else if (argv[i] === '--rates') options.rates = argv[++i].split(',').map(Number);
     else if (argv[i] === '--json') options.json = argv[++i];
-    else throw new Error(`unknown argument ${argv[i]} (expected --seconds N, --rates a,b, --json F)`);
+    else
+      throw new Error(`unknown argument ${argv[i]} (expected --seconds N, --rates a,b, --json F)`);
   }
   return options;
 }
@@ -66,7 +67,12 @@ async function startHarness(url: string): Promise<Harness> {
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   pool.on('error', () => undefined);
   const delivery = new Delivery(
-    { connectionString: url, instanceId: 'bench', reconcileIntervalMs: 1000, auditRetentionSeconds: 0 },
+    {
+      connectionString: url,
+      instanceId: 'bench',
+      reconcileIntervalMs: 1000,
+      auditRetentionSeconds: 0,
+    },
     pool,
     cache,
     bus,
@@ -129,7 +135,8 @@ async function measureRate(h: Harness, rate: number, seconds: number): Promise<R
     const wait = due - performance.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
     writes.push(write(h));
-    if (n % rate === 0) process.stderr.write(`\r  ${rate}/s: ${Math.round(n / rate)}/${seconds} s `);
+    if (n % rate === 0)
+      process.stderr.write(`\r  ${rate}/s: ${Math.round(n / rate)}/${seconds} s `);
   }
   const done = await Promise.all(writes);
   const elapsed = (performance.now() - started) / 1000;
@@ -253,7 +260,9 @@ async function main(): Promise<void> {
 
     const f = (n: number) => n.toFixed(2).padStart(8);
     console.log('\nwrite → invalidation applied (ms), open loop, 8 writer connections');
-    console.log('offered/s  achieved/s  writes  lost   commit→applied p50/p99/max     send→applied p50/p99/max');
+    console.log(
+      'offered/s  achieved/s  writes  lost   commit→applied p50/p99/max     send→applied p50/p99/max',
+    );
     for (const r of rates) {
       console.log(
         `${String(r.offered).padStart(9)}  ${r.achieved.toFixed(0).padStart(10)}  ${String(r.writes).padStart(6)}  ${String(r.lost).padStart(4)}  ` +
@@ -263,7 +272,9 @@ async function main(): Promise<void> {
     }
     const p99at500 = rates.find((r) => r.offered === 500)?.fromCommitMs.p99;
     if (p99at500 !== undefined) {
-      console.log(`target p99 < 10 ms at 500 writes/s: ${p99at500.toFixed(2)} ms ${p99at500 < 10 ? 'PASS' : 'MISS'}`);
+      console.log(
+        `target p99 < 10 ms at 500 writes/s: ${p99at500.toFixed(2)} ms ${p99at500 < 10 ? 'PASS' : 'MISS'}`,
+      );
     }
     console.log('\nlistener backend killed while writing at ~50/s');
     for (const r of repairs) {
@@ -274,7 +285,9 @@ async function main(): Promise<void> {
       );
     }
     const worst = Math.max(...repairs.map((r) => r.repairMs.max));
-    console.log(`target repair within 2 s of the loss: ${worst.toFixed(0)} ms ${worst <= 2000 ? 'PASS' : 'MISS'}`);
+    console.log(
+      `target repair within 2 s of the loss: ${worst.toFixed(0)} ms ${worst <= 2000 ? 'PASS' : 'MISS'}`,
+    );
     if (options.json) writeJson(options.json, { rates, repairs });
   } finally {
     await harness?.stop().catch(() => undefined);

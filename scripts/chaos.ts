@@ -39,7 +39,10 @@ async function main(): Promise<void> {
   const options = parseLoadOptions(['--seconds', '30', '--rate', '500', ...process.argv.slice(2)]);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgcascade-chaos-'));
   fs.chmodSync(dir, 0o755);
-  const server = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), temporary: true }, silentLogger);
+  const server = await startEmbeddedPostgres(
+    { dataDir: path.join(dir, 'data'), temporary: true },
+    silentLogger,
+  );
   const database = 'pgcascade_chaos';
   const incidents: Incident[] = [];
   try {
@@ -123,7 +126,9 @@ async function main(): Promise<void> {
         i.appliedMs !== undefined ? `applied ${i.appliedMs.toFixed(0)} ms after commit` : '',
         i.note ?? '',
       ].filter(Boolean);
-      console.log(`  at ${((i.atMs - incidents[0].atMs) / 1000 + third).toFixed(1)} s: ${i.name}: ${parts.join(', ')}`);
+      console.log(
+        `  at ${((i.atMs - incidents[0].atMs) / 1000 + third).toFixed(1)} s: ${i.name}: ${parts.join(', ')}`,
+      );
     }
     if (failures.length) console.log(`  incident errors: ${failures.map(String).join('; ')}`);
     console.log(`stale reads: ${summary.staleReads} (target 0)`);

@@ -201,8 +201,7 @@ const QUERIES = {
   posts: 'query P($a: ID!) { posts(authorId: $a, first: 20) { id title } }',
   post: 'query Q($id: ID!) { post(id: $id) { id title author { id name } } }',
   renameUser: 'mutation R($id: ID!, $n: String!) { renameUser(id: $id, name: $n) { status } }',
-  updatePost:
-    'mutation W($id: ID!, $t: String!) { updatePost(id: $id, title: $t) { status } }',
+  updatePost: 'mutation W($id: ID!, $t: String!) { updatePost(id: $id, title: $t) { status } }',
   createPost:
     'mutation C($a: ID!, $t: String!) { createPost(authorId: $a, title: $t, body: "load") ' +
     '{ status post { id } } }',
@@ -248,7 +247,10 @@ export class Workload {
           path: url.pathname,
           method: 'POST',
           agent: this.agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -308,7 +310,11 @@ export class Workload {
         cache = r.cache;
         const user = r.json.data?.user;
         ok = r.status === 200 && !!user;
-        if (user) this.reads.push({ sentAt, observations: [{ entity: `User:${id}`, version: versionOf(user.name) }] });
+        if (user)
+          this.reads.push({
+            sentAt,
+            observations: [{ entity: `User:${id}`, version: versionOf(user.name) }],
+          });
       } else if (kind === 'post') {
         const id = this.postKeys.next();
         const r = await this.post(JSON.stringify({ query: QUERIES.post, variables: { id } }));
@@ -326,14 +332,19 @@ export class Workload {
         }
       } else if (kind === 'posts') {
         const author = this.userKeys.next();
-        const r = await this.post(JSON.stringify({ query: QUERIES.posts, variables: { a: author } }));
+        const r = await this.post(
+          JSON.stringify({ query: QUERIES.posts, variables: { a: author } }),
+        );
         cache = r.cache;
         const list: Array<{ id: string; title: string }> | undefined = r.json.data?.posts;
         ok = r.status === 200 && !!list;
         if (list) {
           this.reads.push({
             sentAt,
-            observations: list.map((p) => ({ entity: `Post:${p.id}`, version: versionOf(p.title) })),
+            observations: list.map((p) => ({
+              entity: `Post:${p.id}`,
+              version: versionOf(p.title),
+            })),
             list: { author, ids: list.map((p) => Number(p.id)), full: list.length === 20 },
           });
         }
@@ -350,7 +361,12 @@ export class Workload {
     const version = ++this.version;
     if (kind === 'createPost') {
       const author = uniform(this.options.users);
-      const r = await this.post(JSON.stringify({ query: QUERIES.createPost, variables: { a: author, t: `new v${version}` } }));
+      const r = await this.post(
+        JSON.stringify({
+          query: QUERIES.createPost,
+          variables: { a: author, t: `new v${version}` },
+        }),
+      );
       const id = Number(r.json.data?.createPost?.post?.id);
       if (!id) return false;
       this.creates.push({ author, id, appliedAt: wall() });
@@ -470,7 +486,8 @@ export function findStaleReads(w: Workload): { stale: number; examples: string[]
       }
       if (o.version < latest) {
         isStale = true;
-        if (examples.length < 5) examples.push(`${o.entity} read v${o.version} after v${latest} applied`);
+        if (examples.length < 5)
+          examples.push(`${o.entity} read v${o.version} after v${latest} applied`);
       }
     }
     if (read.list) {
@@ -478,7 +495,8 @@ export function findStaleReads(w: Workload): { stale: number; examples: string[]
       for (const c of createsByAuthor.get(read.list.author) ?? []) {
         if (c.appliedAt < read.sentAt && c.id > floor && !read.list.ids.includes(c.id)) {
           isStale = true;
-          if (examples.length < 5) examples.push(`posts(authorId: ${read.list.author}) missed new Post:${c.id}`);
+          if (examples.length < 5)
+            examples.push(`posts(authorId: ${read.list.author}) missed new Post:${c.id}`);
         }
       }
     }
@@ -525,7 +543,9 @@ export function summarise(
   startedAt: number,
   options: LoadOptions,
 ): RunSummary {
-  const reads = w.samples.filter((s) => s.kind === 'user' || s.kind === 'posts' || s.kind === 'post');
+  const reads = w.samples.filter(
+    (s) => s.kind === 'user' || s.kind === 'posts' || s.kind === 'post',
+  );
   const writes = w.samples.filter((s) => !reads.includes(s));
   const hits = reads.filter((s) => s.cache === 'hit').length;
   const executions = counters.after.executions - counters.before.executions;
@@ -541,7 +561,10 @@ export function summarise(
     return {
       second,
       rps: inSecond.length,
-      p99: percentile(inSecond.map((s) => s.doneAt - s.dueAt), 99),
+      p99: percentile(
+        inSecond.map((s) => s.doneAt - s.dueAt),
+        99,
+      ),
       hitRate: readsInSecond.length
         ? readsInSecond.filter((s) => s.cache === 'hit').length / readsInSecond.length
         : 0,
@@ -580,7 +603,11 @@ export function urlFor(admin: string, database: string): string {
 }
 
 /** Creates, migrates and seeds a database of the script's own. Returns posts seeded. */
-export async function prepareDatabase(admin: string, database: string, users: number): Promise<number> {
+export async function prepareDatabase(
+  admin: string,
+  database: string,
+  users: number,
+): Promise<number> {
   const client = new pg.Client(admin);
   await client.connect();
   await client.query(`drop database if exists ${database} with (force)`);
@@ -623,7 +650,9 @@ export async function runOnce(
     const xactsBefore = await transactions(sqlPool);
     const startedAt = wall();
     const elapsed = await workload.run((second) => {
-      process.stderr.write(`\r${label}: ${second}/${options.seconds} s, ${workload.samples.length} done   `);
+      process.stderr.write(
+        `\r${label}: ${second}/${options.seconds} s, ${workload.samples.length} done   `,
+      );
       during?.(server, second);
     });
     process.stderr.write('\n');
@@ -632,7 +661,16 @@ export async function runOnce(
     const after = await server.counters();
     const xacts = (await transactions(sqlPool)) - xactsBefore;
     workload.close();
-    const summary = summarise(label, workload, server, { before, after }, xacts, elapsed, startedAt, options);
+    const summary = summarise(
+      label,
+      workload,
+      server,
+      { before, after },
+      xacts,
+      elapsed,
+      startedAt,
+      options,
+    );
     return { summary, server };
   } finally {
     await sqlPool.end();
@@ -644,13 +682,22 @@ export function printSummary(s: RunSummary): void {
   const ms = (v: { p50: number; p95: number; p99: number }) =>
     `${v.p50.toFixed(1)} / ${v.p95.toFixed(1)} / ${v.p99.toFixed(1)} ms`;
   console.log(`\n${s.label}`);
-  console.log(`  offered ${s.offered}/s, achieved ${s.achieved.toFixed(0)}/s, dropped ${s.dropped}, errors ${s.errors}`);
+  console.log(
+    `  offered ${s.offered}/s, achieved ${s.achieved.toFixed(0)}/s, dropped ${s.dropped}, errors ${s.errors}`,
+  );
   console.log(`  hit rate ${(100 * s.hitRate).toFixed(1)}%`);
-  console.log(`  latency p50/p95/p99: all ${ms(s.latencyMs)}; reads ${ms(s.readLatencyMs)}; writes ${ms(s.writeLatencyMs)}`);
-  console.log(`  executions ${s.executions} (${s.executionsPerRequest.toFixed(3)} per request), SQL transactions ${s.sqlTransactions}`);
+  console.log(
+    `  latency p50/p95/p99: all ${ms(s.latencyMs)}; reads ${ms(s.readLatencyMs)}; writes ${ms(s.writeLatencyMs)}`,
+  );
+  console.log(
+    `  executions ${s.executions} (${s.executionsPerRequest.toFixed(3)} per request), SQL transactions ${s.sqlTransactions}`,
+  );
   console.log(`  coalesced ${s.coalesced}, stale fills discarded ${s.staleFills}`);
-  console.log(`  stale reads ${s.staleReads}${s.staleExamples.length ? ` (${s.staleExamples.join('; ')})` : ''}`);
-  if (s.unresolvedSqlWrites) console.log(`  SQL writes never reported applied: ${s.unresolvedSqlWrites}`);
+  console.log(
+    `  stale reads ${s.staleReads}${s.staleExamples.length ? ` (${s.staleExamples.join('; ')})` : ''}`,
+  );
+  if (s.unresolvedSqlWrites)
+    console.log(`  SQL writes never reported applied: ${s.unresolvedSqlWrites}`);
 }
 
 async function main(): Promise<void> {
@@ -666,15 +713,21 @@ async function main(): Promise<void> {
   printSummary(on.summary);
   const runs = [on.summary];
   if (options.compareCacheOff) {
-    const off = await runOnce('cache off', url, posts, options, { PGCASCADE_CACHE_TTL_SECONDS: '0' });
+    const off = await runOnce('cache off', url, posts, options, {
+      PGCASCADE_CACHE_TTL_SECONDS: '0',
+    });
     printSummary(off.summary);
     runs.push(off.summary);
     const saved = 1 - on.summary.executionsPerRequest / off.summary.executionsPerRequest;
-    console.log(`\nexecutions per request: ${on.summary.executionsPerRequest.toFixed(3)} with the cache, ` +
-      `${off.summary.executionsPerRequest.toFixed(3)} without: ${(100 * saved).toFixed(1)}% fewer`);
+    console.log(
+      `\nexecutions per request: ${on.summary.executionsPerRequest.toFixed(3)} with the cache, ` +
+        `${off.summary.executionsPerRequest.toFixed(3)} without: ${(100 * saved).toFixed(1)}% fewer`,
+    );
     const savedXacts = 1 - on.summary.sqlTransactions / off.summary.sqlTransactions;
-    console.log(`SQL transactions: ${on.summary.sqlTransactions} vs ${off.summary.sqlTransactions}: ` +
-      `${(100 * savedXacts).toFixed(1)}% fewer`);
+    console.log(
+      `SQL transactions: ${on.summary.sqlTransactions} vs ${off.summary.sqlTransactions}: ` +
+        `${(100 * savedXacts).toFixed(1)}% fewer`,
+    );
   }
   const result = { options, runs, machine: machineDescription() };
   if (options.json) writeJson(options.json, result);

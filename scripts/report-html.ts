@@ -21,7 +21,12 @@ function escape(text: string): string {
   return text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function chart(title: string, unit: string, runs: ReportRun[], pick: (p: ReportRun['series'][number]) => number): string {
+function chart(
+  title: string,
+  unit: string,
+  runs: ReportRun[],
+  pick: (p: ReportRun['series'][number]) => number,
+): string {
   const points = runs.flatMap((r) => r.series.map(pick)).filter(Number.isFinite);
   const maxY = Math.max(1e-9, ...points);
   const maxX = Math.max(1, ...runs.flatMap((r) => r.series.map((p) => p.second)));

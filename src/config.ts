@@ -107,7 +107,10 @@ function option<K extends keyof Config>(
   parse: Parser<Config[K]>,
   fallback: () => Config[K],
 ): Option<K> {
-  const flag = env.replace(/^PGCASCADE_/, '').toLowerCase().replace(/_/g, '-');
+  const flag = env
+    .replace(/^PGCASCADE_/, '')
+    .toLowerCase()
+    .replace(/_/g, '-');
   return { key, env, flag, parse, fallback };
 }
 

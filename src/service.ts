@@ -133,7 +133,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       ttlSeconds: config.cacheTtlSeconds,
       now: options.now,
     });
-    store.on('cache:evicted', (e) => bus.emit('cache:evicted', { reason: e.reason, bytes: e.bytes }));
+    store.on('cache:evicted', (e) =>
+      bus.emit('cache:evicted', { reason: e.reason, bytes: e.bytes }),
+    );
     const delivery = new Delivery(
       {
         connectionString: database.url,

@@ -99,6 +99,9 @@ export class Applier {
       foundBy: source,
     });
     this.bus.emit('delivery:missed', { seq: entry.seq, delayMs: lagMs, foundBy: source });
-    this.log.warn({ seq: entry.seq, delayMs: Math.round(lagMs), foundBy: source }, 'missed cascade recovered');
+    this.log.warn(
+      { seq: entry.seq, delayMs: Math.round(lagMs), foundBy: source },
+      'missed cascade recovered',
+    );
   }
 }

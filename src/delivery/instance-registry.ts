@@ -39,7 +39,11 @@ export class InstanceRegistry {
   }
 
   /** Heartbeat with progress; records the misses gathered since the last report. */
-  async report(applier: Applier, appliedXmin: string | undefined, listening: boolean): Promise<void> {
+  async report(
+    applier: Applier,
+    appliedXmin: string | undefined,
+    listening: boolean,
+  ): Promise<void> {
     const missed = applier.drainMissed();
     const client = await this.pool.connect();
     try {

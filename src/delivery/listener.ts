@@ -60,7 +60,10 @@ function parsePayload(text: string): WakePayload | undefined {
   try {
     const value = JSON.parse(text) as WakePayload;
     if (!Number.isSafeInteger(value?.s)) return undefined;
-    if (value.t !== undefined && !(Array.isArray(value.t) && value.t.every((t) => typeof t === 'string'))) {
+    if (
+      value.t !== undefined &&
+      !(Array.isArray(value.t) && value.t.every((t) => typeof t === 'string'))
+    ) {
       return undefined;
     }
     if (value.c !== undefined && typeof value.c !== 'number') return undefined;
@@ -285,8 +288,9 @@ export class Listener {
       const now = Date.now();
       if (serial.busyForMs(now) > heartbeatTimeoutMs) {
         this.onLost(client, 'heartbeat timed out');
-        (client as unknown as { connection?: { stream?: { destroy(): void } } })
-          .connection?.stream?.destroy();
+        (
+          client as unknown as { connection?: { stream?: { destroy(): void } } }
+        ).connection?.stream?.destroy();
         return;
       }
       if (serial.queued === 0 && now - serial.lastDoneAt >= heartbeatIntervalMs) {

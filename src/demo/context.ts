@@ -16,9 +16,6 @@ export interface DemoContext {
 }
 
 /** Builds the context of one request. */
-export function createDemoContext(args: {
-  pool: Queryable;
-  headers: RequestHeaders;
-}): DemoContext {
+export function createDemoContext(args: { pool: Queryable; headers: RequestHeaders }): DemoContext {
   return { pool: args.pool, headers: args.headers, loaders: createLoaders(args.pool) };
 }

@@ -243,11 +243,16 @@ export function createRequestHandler(deps: HandlerDeps) {
     } catch (error) {
       metrics.request('bypass');
       const reason = (error as Error).message.slice(0, 200);
-      return sendBytes(req, res, {
-        status: 400,
-        body: graphqlError(`request body is not valid JSON: ${reason}`, 'BAD_REQUEST'),
-        contentType: JSON_TYPE,
-      }, 'bypass');
+      return sendBytes(
+        req,
+        res,
+        {
+          status: 400,
+          body: graphqlError(`request body is not valid JSON: ${reason}`, 'BAD_REQUEST'),
+          contentType: JSON_TYPE,
+        },
+        'bypass',
+      );
     }
     if (deps.ttlSeconds === 0 || !isPlainParams(params)) return bypass(req, res, body);
     const info = documents.lookup(params.query);
@@ -263,13 +268,20 @@ export function createRequestHandler(deps: HandlerDeps) {
         })
       : null;
     const key = cacheKey(scope, params.operationName, params.variables, params.query);
-    const lookup = tracing?.enabled ? tracing.tracer.startSpan('pgcascade.cache.lookup') : undefined;
+    const lookup = tracing?.enabled
+      ? tracing.tracer.startSpan('pgcascade.cache.lookup')
+      : undefined;
     const entry = store.get(key);
     lookup?.setAttribute('pgcascade.hit', Boolean(entry));
     lookup?.end();
     if (entry) {
       metrics.request('hit');
-      sendBytes(req, res, { status: 200, body: entry.body, contentType: JSON_TYPE, etag: entry.etag }, 'hit');
+      sendBytes(
+        req,
+        res,
+        { status: 200, body: entry.body, contentType: JSON_TYPE, etag: entry.etag },
+        'hit',
+      );
       return;
     }
 

@@ -12,10 +12,7 @@ import { PgcascadeError } from '../errors';
 export type RequestHeaders = Record<string, string | string[] | undefined>;
 
 /** Arguments of a list-tag function: the field's arguments and its parent's id. */
-export type ListTagFunction = (
-  args: Record<string, unknown>,
-  parent: { id?: string },
-) => string[];
+export type ListTagFunction = (args: Record<string, unknown>, parent: { id?: string }) => string[];
 
 /** A GraphQL schema served by pgcascade, with hints for its cache. */
 export interface SchemaModule {

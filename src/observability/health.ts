@@ -664,8 +664,7 @@ function listenerCheck(r: HealthReadings, t: HealthThresholds): Finding {
       value: Math.round(quietMs),
       threshold: t.listenerQuietMs,
       message:
-        `connected; last query ${seconds(quietMs)} ago ` +
-        `(${reconnects} reconnects since start)`,
+        `connected; last query ${seconds(quietMs)} ago ` + `(${reconnects} reconnects since start)`,
     },
     actions: [],
   };

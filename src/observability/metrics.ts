@@ -108,8 +108,18 @@ export class Metrics implements ServingMetrics {
       .addCallback((o) => {
         for (const [reason, value] of this.evictions) o.observe(value, { reason });
       });
-    this.counter(meter, 'pgcascade_executions_total', 'Operations run against the database', () => this.executionCount);
-    this.counter(meter, 'pgcascade_coalesced_total', 'Misses that joined an identical execution in flight', () => this.coalescedCount);
+    this.counter(
+      meter,
+      'pgcascade_executions_total',
+      'Operations run against the database',
+      () => this.executionCount,
+    );
+    this.counter(
+      meter,
+      'pgcascade_coalesced_total',
+      'Misses that joined an identical execution in flight',
+      () => this.coalescedCount,
+    );
     meter
       .createObservableCounter('pgcascade_invalidations_total', {
         description: 'Audit entries applied, by how they arrived',
@@ -117,9 +127,24 @@ export class Metrics implements ServingMetrics {
       .addCallback((o) => {
         for (const [source, value] of this.invalidations) o.observe(value, { source });
       });
-    this.counter(meter, 'pgcascade_stale_fills_discarded_total', 'Fills discarded because an invalidation ran during them', () => this.staleFillCount);
-    this.counter(meter, 'pgcascade_missed_cascades_total', 'Audit entries applied late (reconciliation or catch-up)', () => this.missedCount);
-    this.counter(meter, 'pgcascade_listener_reconnects_total', 'Times the listener reconnected', sources.listenerReconnects);
+    this.counter(
+      meter,
+      'pgcascade_stale_fills_discarded_total',
+      'Fills discarded because an invalidation ran during them',
+      () => this.staleFillCount,
+    );
+    this.counter(
+      meter,
+      'pgcascade_missed_cascades_total',
+      'Audit entries applied late (reconciliation or catch-up)',
+      () => this.missedCount,
+    );
+    this.counter(
+      meter,
+      'pgcascade_listener_reconnects_total',
+      'Times the listener reconnected',
+      sources.listenerReconnects,
+    );
     meter
       .createObservableGauge('pgcascade_inflight_executions', {
         description: 'Cache fills executing now',
@@ -146,12 +171,15 @@ export class Metrics implements ServingMetrics {
         description: 'Audit entries written that this instance has not applied yet',
       });
       // Nothing is observed when the database does not answer: a missing sample, not a 0.
-      meter.addBatchObservableCallback(async (o) => {
-        const gauges = await databaseGauges().catch(() => undefined);
-        if (!gauges) return;
-        o.observe(queue, gauges.notifyQueueUsage);
-        o.observe(backlog, gauges.auditBacklog);
-      }, [queue, backlog]);
+      meter.addBatchObservableCallback(
+        async (o) => {
+          const gauges = await databaseGauges().catch(() => undefined);
+          if (!gauges) return;
+          o.observe(queue, gauges.notifyQueueUsage);
+          o.observe(backlog, gauges.auditBacklog);
+        },
+        [queue, backlog],
+      );
     }
   }
 

@@ -31,6 +31,8 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(`${error.stack}\ncause: ${error.cause && (error.cause.stack || error.cause)}\n`);
+  process.stderr.write(
+    `${error.stack}\ncause: ${error.cause && (error.cause.stack || error.cause)}\n`,
+  );
   process.exit(1);
 });

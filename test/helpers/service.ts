@@ -36,7 +36,8 @@ export async function startTestService(
   } = {},
 ): Promise<TestService> {
   const db = options.db ?? (await createTestDatabase());
-  if (!options.db) await seedDemo(db.pool, { users: options.users ?? 10, postsPerUser: 3, commentsPerPost: 2 });
+  if (!options.db)
+    await seedDemo(db.pool, { users: options.users ?? 10, postsPerUser: 3, commentsPerPost: 2 });
   const config: Config = loadConfig(
     { DATABASE_URL: db.url, PORT: '0', PGCASCADE_RECONCILE_INTERVAL_MS: '60000', ...options.env },
     {},

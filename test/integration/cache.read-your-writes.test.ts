@@ -42,7 +42,7 @@ describe('read-your-writes', () => {
     await admin.query(`alter database ${t.db.name} allow_connections true`);
   });
 
-  it('shows a created post in the author\'s cached list right after createPost', async () => {
+  it("shows a created post in the author's cached list right after createPost", async () => {
     const query = '{ user(id: 3) { posts { title } } }';
     await t.gql(query);
     const created = await t.gql(

@@ -69,7 +69,9 @@ describe('the pgcascade command', () => {
     });
     expect(result.status).toBe(1);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(/^pgcascade: DATABASE_URL: cannot connect .*expected a reachable/);
+    expect(result.stderr).toMatch(
+      /^pgcascade: DATABASE_URL: cannot connect .*expected a reachable/,
+    );
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
@@ -96,10 +98,7 @@ describe('the pgcascade command', () => {
       const { child, url } = await serve(
         cleanEnv({ PGCASCADE_DATA_DIR: dir, PORT: '0', LOG_LEVEL: 'info' }),
       );
-      const answer = await query(
-        url,
-        '{ user(id: 1) { name posts { title comments { body } } } }',
-      );
+      const answer = await query(url, '{ user(id: 1) { name posts { title comments { body } } } }');
       expect(answer.body.data.user.posts).toHaveLength(10);
       expect(answer.body.data.user.posts[0].comments).toHaveLength(3);
 

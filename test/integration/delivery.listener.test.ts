@@ -25,7 +25,12 @@ describe('delivery through the listener', () => {
     bus = new EventBus();
     servicePool = new pg.Pool({ connectionString: db.url, max: 4 });
     delivery = new Delivery(
-      { connectionString: db.url, instanceId: 'listener-test', reconcileIntervalMs: 60_000, auditRetentionSeconds: 0 },
+      {
+        connectionString: db.url,
+        instanceId: 'listener-test',
+        reconcileIntervalMs: 60_000,
+        auditRetentionSeconds: 0,
+      },
       servicePool,
       cache,
       bus,
@@ -74,9 +79,7 @@ describe('delivery through the listener', () => {
   });
 
   it('applies a 10,000-row statement whose tags do not fit in a notification', async () => {
-    await db.pool.query(
-      'insert into t.items (id) select g from generate_series(100001, 110000) g',
-    );
+    await db.pool.query('insert into t.items (id) select g from generate_series(100001, 110000) g');
     await delivery.sync();
     expect(cache.saw('Item:100001')).toBe(true);
     expect(cache.saw('Item:110000')).toBe(true);

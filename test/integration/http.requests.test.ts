@@ -15,7 +15,11 @@ describe('HTTP behaviour of /graphql', () => {
       headers: { 'content-type': 'application/json', ...headers },
       body,
     });
-    return { status: response.status, cache: response.headers.get('x-cache'), text: await response.text() };
+    return {
+      status: response.status,
+      cache: response.headers.get('x-cache'),
+      text: await response.text(),
+    };
   }
 
   it('answers malformed JSON with 400 and a GraphQL error, and keeps serving', async () => {

@@ -31,14 +31,21 @@ describe('traces', () => {
       const miss = exporter.getFinishedSpans();
       const request = miss.find((s) => s.name === 'POST /graphql')!;
       expect(request.attributes['pgcascade.cache']).toBe('miss');
-      const children = miss.filter((s) => s.parentSpanContext?.spanId === request.spanContext().spanId);
-      expect(children.map((s) => s.name).sort()).toEqual(['pgcascade.cache.lookup', 'pgcascade.fill']);
+      const children = miss.filter(
+        (s) => s.parentSpanContext?.spanId === request.spanContext().spanId,
+      );
+      expect(children.map((s) => s.name).sort()).toEqual([
+        'pgcascade.cache.lookup',
+        'pgcascade.fill',
+      ]);
 
       exporter.reset();
       await t.gql('{ user(id: 1) { name } }');
       const hit = exporter.getFinishedSpans();
       expect(hit.map((s) => s.name).sort()).toEqual(['POST /graphql', 'pgcascade.cache.lookup']);
-      expect(hit.find((s) => s.name === 'pgcascade.cache.lookup')!.attributes['pgcascade.hit']).toBe(true);
+      expect(
+        hit.find((s) => s.name === 'pgcascade.cache.lookup')!.attributes['pgcascade.hit'],
+      ).toBe(true);
     });
   });
 });

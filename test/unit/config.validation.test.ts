@@ -32,7 +32,9 @@ describe('configuration', () => {
   });
 
   it('rejects a DATABASE_URL that is not a postgres URL', () => {
-    expect(errorOf(() => loadConfig({ DATABASE_URL: 'mysql://x/y' })).variable).toBe('DATABASE_URL');
+    expect(errorOf(() => loadConfig({ DATABASE_URL: 'mysql://x/y' })).variable).toBe(
+      'DATABASE_URL',
+    );
     expect(errorOf(() => loadConfig({ DATABASE_URL: 'not a url' })).message).toContain(
       'expected postgres://',
     );
