@@ -33,9 +33,7 @@ export interface ReadyMessage {
  * `stop` closes the server and exits.
  */
 export type ServerCommand =
-  | { cmd: 'profile-start' }
-  | { cmd: 'profile-stop'; file: string }
-  | { cmd: 'stop' };
+  { cmd: 'profile-start' } | { cmd: 'profile-stop'; file: string } | { cmd: 'stop' };
 
 interface Running {
   port: number;

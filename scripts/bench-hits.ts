@@ -68,8 +68,8 @@ interface TargetResult extends Omit<LoadResult, 'type'> {
   cpu: CpuShare | null;
 }
 
-const USAGE = `usage: scripts/bench-hits [--seconds 10] [--warmup 2] [--connections 50] [--users 1000]
-       [--targets floor,plugin,pgcascade] [--json FILE] [--cpu-prof DIR]
+const USAGE = `usage: scripts/bench-hits [--seconds 10] [--warmup 2] [--connections 50]
+       [--users 1000] [--targets floor,plugin,pgcascade] [--json FILE] [--cpu-prof DIR]
 DATABASE_URL (default ${DEFAULT_ADMIN_URL}) names the PostgreSQL server and an admin database;
 the benchmark creates and drops database ${DATABASE} there.`;
 
@@ -246,9 +246,20 @@ async function probe(url: string): Promise<Probe> {
   return { status: response.status, cache: response.headers.get('x-cache'), body };
 }
 
-function preview(bytes: Buffer): string {
-  const text = bytes.toString('utf8');
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+function preview(bytes: Buffer, from = 0): string {
+  const text = bytes.subarray(from, from + 120).toString('utf8');
+  return `${from > 0 ? '…' : ''}${text}${bytes.length > from + 120 ? '…' : ''}`;
+}
+
+/** Both bodies from a little before the first byte where they differ. */
+function difference(got: Buffer, expected: Buffer): string {
+  let at = 0;
+  while (at < got.length && at < expected.length && got[at] === expected[at]) at++;
+  const from = Math.max(0, at - 40);
+  return (
+    `body differs from byte ${at} (${got.length} bytes, expected ${expected.length}):\n` +
+    `  got:      ${preview(got, from)}\n  expected: ${preview(expected, from)}`
+  );
 }
 
 /**
@@ -262,12 +273,7 @@ async function verify(server: Server, expected: Buffer, when: string): Promise<v
   if (server.kind === 'pgcascade' && got.cache !== 'hit') {
     problems.push(`x-cache: ${got.cache ?? '(absent)'}, expected hit`);
   }
-  if (!got.body.equals(expected)) {
-    problems.push(
-      `body differs (${got.body.length} bytes, expected ${expected.length}):\n` +
-        `  got:      ${preview(got.body)}\n  expected: ${preview(expected)}`,
-    );
-  }
+  if (!got.body.equals(expected)) problems.push(difference(got.body, expected));
   if (problems.length > 0) {
     throw new Error(`${server.kind} ${when}: ${problems.join('; ')}`);
   }
@@ -281,11 +287,15 @@ async function referenceBody(env: NodeJS.ProcessEnv): Promise<Buffer> {
     const second = await probe(server.url);
     const parsed = JSON.parse(second.body.toString('utf8')) as { data?: unknown; errors?: unknown };
     if (second.status !== 200 || !parsed.data || parsed.errors) {
-      throw new Error(`pgcascade cannot answer the query: ${second.status} ${preview(second.body)}`);
+      throw new Error(
+        `pgcascade cannot answer the query: ${second.status} ${preview(second.body)}`,
+      );
     }
     if (first.cache !== 'miss' || second.cache !== 'hit') {
-      throw new Error(`pgcascade answered x-cache ${first.cache} then ${second.cache}: ` +
-        'expected miss then hit');
+      throw new Error(
+        `pgcascade answered x-cache ${first.cache} then ${second.cache}: ` +
+          'expected miss then hit',
+      );
     }
     return second.body;
   } finally {
@@ -450,7 +460,9 @@ function topSelfTime(file: string, count: number): string[] {
   let totalUs = 0;
   profile.samples.forEach((id, i) => {
     const frame = frameOf.get(id)!;
-    const where = frame.url ? `${frame.url.replace(/^.*node_modules\//, '')}:${frame.lineNumber + 1}` : '';
+    const where = frame.url
+      ? `${frame.url.replace(/^.*node_modules\//, '')}:${frame.lineNumber + 1}`
+      : '';
     const name = `${frame.functionName || '(anonymous)'} ${where}`.trim();
     const delta = profile.timeDeltas[i] ?? 0;
     selfUs.set(name, (selfUs.get(name) ?? 0) + delta);
@@ -468,7 +480,10 @@ async function setUpDatabase(admin: pg.Client, adminUrl: string, users: number):
   await admin.query(`create database ${DATABASE}`);
   const url = new URL(adminUrl);
   url.pathname = `/${DATABASE}`;
+  // Ctrl-C drops the database with (force), which ends these sessions under their feet.
+  const ignore = () => undefined;
   const client = new pg.Client(url.toString());
+  client.on('error', ignore);
   await client.connect();
   try {
     await migrate(client, 'core', silentLogger);
@@ -477,6 +492,8 @@ async function setUpDatabase(admin: pg.Client, adminUrl: string, users: number):
     await client.end();
   }
   const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  pool.on('error', ignore);
+  pool.on('connect', (pooled) => pooled.on('error', ignore));
   try {
     await seedDemo(pool, { users });
   } finally {
@@ -504,7 +521,9 @@ async function main(): Promise<void> {
     if (created) {
       await admin
         ?.query(`drop database if exists ${DATABASE} with (force)`)
-        .catch((error: Error) => console.error(`bench-hits: dropping ${DATABASE}: ${error.message}`));
+        .catch((error: Error) =>
+          console.error(`bench-hits: dropping ${DATABASE}: ${error.message}`),
+        );
     }
     await admin?.end().catch(() => undefined);
     fs.rmSync(scratch, { recursive: true, force: true });
@@ -521,7 +540,9 @@ async function main(): Promise<void> {
 
   try {
     admin = new pg.Client(adminUrl);
-    await admin.connect();
+    await admin.connect().catch((error: Error) => {
+      throw new Error(`cannot connect to ${adminUrl} (DATABASE_URL): ${error.message}`);
+    });
     progress.phase(`creating ${DATABASE}, seeding ${options.users} users`);
     created = true;
     const databaseUrl = await setUpDatabase(admin, adminUrl, options.users);

@@ -1,5 +1,5 @@
 /**
- * Errors with a stable `code`, and the SQLSTATEs the service reacts to. Anything that
+ * The error type of the service: a stable `code` and the cause it wraps. Anything that
  * reaches a GraphQL client is masked in src/graphql/mask-error.ts.
  */
 
@@ -13,20 +13,4 @@ export class PgcascadeError extends Error {
     super(message, options);
     this.name = 'PgcascadeError';
   }
-}
-
-/** SQLSTATEs that pgcascade handles by name. */
-export const SqlState = {
-  uniqueViolation: '23505',
-  foreignKeyViolation: '23503',
-  invalidParameterValue: '22023',
-  adminShutdown: '57P01',
-  queryCanceled: '57014',
-  lockNotAvailable: '55P03',
-} as const;
-
-/** The SQLSTATE of a node-postgres error, if it has one. */
-export function sqlState(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }

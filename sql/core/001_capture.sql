@@ -247,10 +247,9 @@ $$;
 create function pgcascade.capture_update() returns trigger
 language plpgsql as $$
 declare
-  typename text := tg_argv[0];
-  id_column text := tg_argv[1];
-  filters_known boolean := tg_argv[3] <> 'null';
-  lists text[] := tg_argv[4]::text[];
+  typename text;
+  id_column text;
+  lists text[];
   old_json jsonb[];
   new_json jsonb[];
   new_by_id jsonb;
@@ -258,9 +257,10 @@ declare
   o jsonb;
   n jsonb;
   c text;
-  moved jsonb[] := '{}';
-  ids_changed boolean := false;
-  entities text[] := '{}';
+  stayed boolean;
+  moved jsonb[];
+  ids_changed boolean;
+  entities text[];
   tags text[];
   entry bigint;
 begin
@@ -270,6 +270,31 @@ begin
   if old_json is null then
     return null;
   end if;
+
+  -- The common update: one row that kept its id and its lists tags only itself. plpgsql
+  -- sets up each expression it meets once per transaction, so this path meets few.
+  if cardinality(old_json) = 1 then
+    o := old_json[1];
+    n := new_json[1];
+    stayed := (o -> tg_argv[1]) = (n -> tg_argv[1]);
+    foreach c in array tg_argv[4]::text[] loop
+      stayed := stayed and (o -> c) is not distinct from (n -> c);
+    end loop;
+    if stayed then
+      entities := array[tg_argv[0] || ':' || (o ->> tg_argv[1])];
+      entry := pgcascade.record('trigger',
+        case when tg_argv[3] = 'null' then entities || (tg_argv[0] || '[*]') else entities end,
+        entities, tg_table_schema || '.' || tg_table_name, 'UPDATE', 1);
+      return null;
+    end if;
+  end if;
+
+  typename := tg_argv[0];
+  id_column := tg_argv[1];
+  lists := tg_argv[4]::text[];
+  moved := '{}';
+  ids_changed := false;
+  entities := '{}';
 
   -- Pair each old row with the new row of the same id; one row needs no lookup table.
   if cardinality(old_json) > 1 then
@@ -304,7 +329,7 @@ begin
   end if;
 
   tags := entities;
-  if filters_known then
+  if tg_argv[3] <> 'null' then
     -- Moved rows stay in the unfiltered lists, unless their id changed.
     tags := tags || array_remove(pgcascade.row_tags(typename, id_column, lists,
       tg_argv[5]::text[], tg_argv[6]::text[], moved), typename || '[]');
@@ -316,11 +341,9 @@ begin
       tg_argv[5]::text[], tg_argv[6]::text[], moved);
   end if;
 
-  -- One row that moved nothing has only its entity tags, which cannot repeat.
-  if cardinality(moved) > 0 or cardinality(old_json) > 1 then
-    tags := array(select distinct t from unnest(tags) t order by t);
-  end if;
-  entry := pgcascade.record('trigger', array_remove(tags, null), array_remove(entities, null),
+  entry := pgcascade.record('trigger',
+    array(select distinct t from unnest(tags) t where t is not null order by t),
+    array_remove(entities, null),
     tg_table_schema || '.' || tg_table_name, 'UPDATE', cardinality(new_json));
   return null;
 end;
