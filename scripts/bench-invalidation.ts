@@ -11,7 +11,7 @@ import { Delivery } from '../src/delivery/delivery';
 import { seedDemo } from '../src/demo';
 import { EventBus } from '../src/events';
 import { silentLogger } from '../src/logger';
-import { percentile, writeJson } from './bench-report';
+import { percentile, urlFor, writeJson } from './bench-report';
 
 const DATABASE = 'pgcascade_bench_invalidation';
 // Enough users that no user is written twice in one run: a tag then names one write.
@@ -35,11 +35,6 @@ function parseOptions(argv: string[]): Options {
   return options;
 }
 
-function urlFor(admin: string, database: string): string {
-  const url = new URL(admin);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
 
 /** Records when each tag was first invalidated, in performance.now() milliseconds. */
 class TimingCache {

@@ -18,3 +18,10 @@ export function writeJson(file: string, data: unknown): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
 }
+
+/** `admin` (a connection string) with its database replaced by `database`. */
+export function urlFor(admin: string, database: string): string {
+  const url = new URL(admin);
+  url.pathname = `/${database}`;
+  return url.toString();
+}

@@ -14,7 +14,7 @@ import pg from 'pg';
 import { migrate } from '../src/db/migrate';
 import { seedDemo } from '../src/demo';
 import { silentLogger } from '../src/logger';
-import { percentile, writeJson } from './bench-report';
+import { percentile, urlFor, writeJson } from './bench-report';
 import type { ServerCounters, ServerMessage } from './load-server';
 import { renderReport } from './report-html';
 
@@ -596,11 +596,6 @@ export function summarise(
 
 // ---------------------------------------------------------------- database
 
-export function urlFor(admin: string, database: string): string {
-  const url = new URL(admin);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
 
 /** Creates, migrates and seeds a database of the script's own. Returns posts seeded. */
 export async function prepareDatabase(

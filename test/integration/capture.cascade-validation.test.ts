@@ -50,7 +50,12 @@ describe('emit', () => {
     ['a numeric __typename', { updated: [{ __typename: 5, id: '1' }] }, '[0].__typename'],
     [
       'a __typename that is no GraphQL name',
-      { updated: [{ __typename: 'Post', id: 1 }, { __typename: 'Post:2', id: 2 }] },
+      {
+        updated: [
+          { __typename: 'Post', id: 1 },
+          { __typename: 'Post:2', id: 2 },
+        ],
+      },
       'cascade.updated[1].__typename',
     ],
     ['a missing id', { updated: [{ __typename: 'Post' }] }, 'cascade.updated[0].id'],
@@ -112,24 +117,37 @@ describe('emit', () => {
     expect(recorded.source).toBe('cascade');
     expect(recorded.cascade).toEqual(cascade);
     expect([...recorded.tags].sort()).toEqual(
-      ['Gadget:7', 'Gadget[*]', 'Widget:1', 'Widget:2', 'Widget[*]', 'query:feed', 'query:posts*']
-        .sort(),
+      [
+        'Gadget:7',
+        'Gadget[*]',
+        'Widget:1',
+        'Widget:2',
+        'Widget[*]',
+        'query:feed',
+        'query:posts*',
+      ].sort(),
     );
     expect([...recorded.entities].sort()).toEqual(['Gadget:7', 'Widget:1', 'Widget:2']);
     expect(recorded.query).toContain('emit-returns-seq');
   });
 
   it('leaves list and query invalidations of tracked types to their triggers', async () => {
-    // Post is tracked (the demo migration): its triggers record the exact list tags.
+    // The triggers of a tracked type record its exact list tags in the same transaction.
+    await db.pool.query(`
+      create schema capture_cascade;
+      create table capture_cascade.notes (id bigint primary key);
+      select pgcascade.track('capture_cascade.notes', 'Note');`);
     const cascade = {
-      updated: [{ __typename: 'Post', id: '9', operation: 'CREATED', entity: {} }],
-      deleted: [{ __typename: 'Post', id: '8' }],
-      invalidations: [{ queryName: 'posts', strategy: 'INVALIDATE', scope: 'PREFIX' }],
+      updated: [{ __typename: 'Note', id: '9', operation: 'CREATED', entity: {} }],
+      deleted: [{ __typename: 'Note', id: '8' }],
+      invalidations: [{ queryName: 'notes', strategy: 'INVALIDATE', scope: 'PREFIX' }],
     };
+
     const { rows } = await db.pool.query<{ seq: string }>('select pgcascade.emit($1) as seq', [
       JSON.stringify(cascade),
     ]);
-    expect([...(await entry(rows[0].seq)).tags].sort()).toEqual(['Post:8', 'Post:9']);
+
+    expect([...(await entry(rows[0].seq)).tags].sort()).toEqual(['Note:8', 'Note:9']);
   });
 
   it('honours query invalidations of a cascade that names no entity', async () => {

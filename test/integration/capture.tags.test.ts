@@ -203,12 +203,7 @@ describe.each([
       [4, 6, 'open'],
     ];
     // Row 1 changes a filter, row 2 its parent, row 3 its id, row 4 only its title.
-    const changes = [
-      `status = 'closed'`,
-      `owner_id = 7`,
-      `id = 30`,
-      `title = 'renamed'`,
-    ];
+    const changes = [`status = 'closed'`, `owner_id = 7`, `id = 30`, `title = 'renamed'`];
 
     for (const [id, owner, status] of rows) {
       await db.pool.query(`insert into ${apart} values ($1, $2, $3, 'a')`, [id, owner, status]);

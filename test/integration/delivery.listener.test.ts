@@ -1,16 +1,16 @@
 import pg from 'pg';
-import { Delivery } from '../../src/delivery/delivery';
-import { EventBus } from '../../src/events';
-import { silentLogger } from '../../src/logger';
+import type { Delivery } from '../../src/delivery/delivery';
+import type { EventBus } from '../../src/events';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
-import { RecordingCache } from '../helpers/recording-cache';
+import { startTestDelivery, type TestDelivery } from '../helpers/delivery';
+import type { RecordingCache } from '../helpers/recording-cache';
 
 describe('delivery through the listener', () => {
   let db: TestDatabase;
+  let running: TestDelivery;
   let cache: RecordingCache;
   let bus: EventBus;
   let delivery: Delivery;
-  let servicePool: pg.Pool;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -21,30 +21,11 @@ describe('delivery through the listener', () => {
   });
 
   beforeEach(async () => {
-    cache = new RecordingCache();
-    bus = new EventBus();
-    servicePool = new pg.Pool({ connectionString: db.url, max: 4 });
-    delivery = new Delivery(
-      {
-        connectionString: db.url,
-        instanceId: 'listener-test',
-        reconcileIntervalMs: 60_000,
-        auditRetentionSeconds: 0,
-      },
-      servicePool,
-      cache,
-      bus,
-      silentLogger,
-    );
-    const idle = bus.next('listener:idle');
-    await delivery.start();
-    await idle;
+    running = await startTestDelivery(db.url, { instanceId: 'listener-test' });
+    ({ cache, bus, delivery } = running);
   });
 
-  afterEach(async () => {
-    await delivery.stop();
-    await servicePool.end();
-  });
+  afterEach(() => running.stop());
 
   afterAll(() => db.drop());
 

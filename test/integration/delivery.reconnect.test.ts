@@ -1,9 +1,7 @@
 import pg from 'pg';
-import { Delivery } from '../../src/delivery/delivery';
-import { EventBus } from '../../src/events';
-import { silentLogger } from '../../src/logger';
+import type { EventBus } from '../../src/events';
 import { adminUrl, createTestDatabase, type TestDatabase } from '../helpers/database';
-import { RecordingCache } from '../helpers/recording-cache';
+import { startTestDelivery } from '../helpers/delivery';
 import { TcpProxy } from '../helpers/tcp-proxy';
 
 describe('delivery when the listener loses its connection', () => {
@@ -29,26 +27,8 @@ describe('delivery when the listener loses its connection', () => {
     await db.drop();
   });
 
-  async function startDelivery(connectionString = db.url, instanceId = 'reconnect-test') {
-    const cache = new RecordingCache();
-    const bus = new EventBus();
-    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-    const delivery = new Delivery(
-      { connectionString, instanceId, reconcileIntervalMs: 60_000, auditRetentionSeconds: 0 },
-      pool,
-      cache,
-      bus,
-      silentLogger,
-    );
-    const idle = bus.next('listener:idle');
-    await delivery.start();
-    await idle;
-    const stop = async () => {
-      await delivery.stop();
-      await pool.end();
-    };
-    return { cache, bus, delivery, stop };
-  }
+  const startDelivery = (url = db.url, instanceId = 'reconnect-test') =>
+    startTestDelivery(url, { instanceId });
 
   // Keeps the listener from reconnecting: the database refuses new connections while
   // the connections already open (the service's pool, the test's writer) keep working.
@@ -153,25 +133,11 @@ describe('delivery when the listener loses its connection', () => {
     const target = new URL(db.url);
     const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
     await proxy.start();
-    const cache = new RecordingCache();
-    const bus = new EventBus();
-    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-    const delivery = new Delivery(
-      {
-        connectionString: proxy.wrap(db.url),
-        instanceId: 'stall-test',
-        reconcileIntervalMs: 60_000,
-        auditRetentionSeconds: 0,
-        listener: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 300, backoffMinMs: 20 },
-      },
-      pool,
-      cache,
-      bus,
-      silentLogger,
-    );
-    const idle = bus.next('listener:idle');
-    await delivery.start();
-    await idle;
+    const { cache, bus, delivery, stop } = await startTestDelivery(db.url, {
+      listenerUrl: proxy.wrap(db.url),
+      instanceId: 'stall-test',
+      listener: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 300, backoffMinMs: 20 },
+    });
     try {
       const lost = bus.next('listener:disconnected');
       proxy.pause();
@@ -185,8 +151,7 @@ describe('delivery when the listener loses its connection', () => {
       await delivery.sync();
       expect(cache.count(`Item:${id}`)).toBe(1);
     } finally {
-      await delivery.stop();
-      await pool.end();
+      await stop();
       await proxy.stop();
     }
   });

@@ -1,10 +1,8 @@
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate';
-import { Delivery } from '../../src/delivery/delivery';
-import { EventBus } from '../../src/events';
 import { silentLogger } from '../../src/logger';
+import { startTestDelivery } from '../helpers/delivery';
 import { spawnEmbedded, type EmbeddedProcess } from '../helpers/embedded-process';
-import { RecordingCache } from '../helpers/recording-cache';
 
 describe('delivery across a PostgreSQL restart', () => {
   let server: EmbeddedProcess;
@@ -24,26 +22,10 @@ describe('delivery across a PostgreSQL restart', () => {
   afterAll(() => server.stop());
 
   it('reconnects, catches up and applies writes made before and after it is back', async () => {
-    const cache = new RecordingCache();
-    const bus = new EventBus();
-    const pool = new pg.Pool({ connectionString: server.url, max: 2 });
-    pool.on('error', () => undefined);
-    const delivery = new Delivery(
-      {
-        connectionString: server.url,
-        instanceId: 'restart-test',
-        reconcileIntervalMs: 60_000,
-        auditRetentionSeconds: 0,
-        listener: { backoffMinMs: 20, backoffMaxMs: 200 },
-      },
-      pool,
-      cache,
-      bus,
-      silentLogger,
-    );
-    const idle = bus.next('listener:idle');
-    await delivery.start();
-    await idle;
+    const { cache, bus, delivery, stop } = await startTestDelivery(server.url, {
+      instanceId: 'restart-test',
+      listener: { backoffMinMs: 20, backoffMaxMs: 200 },
+    });
     try {
       const lost = bus.next('listener:disconnected');
       const back = bus.next('listener:connected');
@@ -64,8 +46,7 @@ describe('delivery across a PostgreSQL restart', () => {
       expect((await live).source).toBe('listener');
       await writer.end();
     } finally {
-      await delivery.stop();
-      await pool.end();
+      await stop();
     }
   }, 60_000);
 });
