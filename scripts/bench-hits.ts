@@ -61,7 +61,7 @@ interface Options {
 interface CpuShare {
   server: number;
   load: number;
-  /** Everything else on the machine: other engineers' work, PostgreSQL, the kernel. */
+  /** Everything else: other processes (PostgreSQL among them) and hypervisor steal. */
   others: number;
 }
 
@@ -337,11 +337,21 @@ function processCpuMs(pid: number | undefined): number {
   }
 }
 
-/** CPU milliseconds the whole machine has been busy, over all cores. */
+/**
+ * CPU milliseconds the whole machine has been busy, over all cores, counting the time a
+ * hypervisor stole from this VM as busy: its neighbours slow a run down as other processes do.
+ */
 function machineBusyMs(): number {
-  let busy = 0;
-  for (const { times } of os.cpus()) busy += times.user + times.nice + times.sys + times.irq;
-  return busy;
+  try {
+    // cpu  user nice system idle iowait irq softirq steal ...
+    const total = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].split(/\s+/);
+    const [user, nice, system, , , irq, , steal] = total.slice(1).map(Number);
+    return ((user + nice + system + irq + steal) * 1000) / CLOCK_TICKS;
+  } catch {
+    let busy = 0;
+    for (const { times } of os.cpus()) busy += times.user + times.nice + times.sys + times.irq;
+    return busy;
+  }
 }
 
 /** Starts a CPU meter over the server, the load generator and the whole machine. */
@@ -357,7 +367,7 @@ function cpuMeter(serverPid: number | undefined, loadPid: number | undefined) {
     const server = ((processCpuMs(serverPid) - start.server) / wallMs) * 100;
     const load = ((processCpuMs(loadPid) - start.load) / wallMs) * 100;
     const busy = machineBusyMs() - start.machine;
-    // os.cpus() times are milliseconds summed over cores, as the per-process ones are.
+    // Machine time is summed over cores, as a process's time is over its threads.
     const others = Math.max(0, (busy / wallMs) * 100 - server - load);
     return Number.isNaN(server + load) ? null : { server, load, others };
   };

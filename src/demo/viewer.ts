@@ -49,6 +49,21 @@ function selects(
  * "shared" would leak one user's data to another.
  */
 export function selectsViewer(document: DocumentNode, operationName?: string | null): boolean {
+  // scope() runs on every cacheable request, hits included; documents come from the
+  // DocumentCache, the same object for the same query text, so the walk happens once.
+  let byOperation = selectsViewerMemo.get(document);
+  if (!byOperation) selectsViewerMemo.set(document, (byOperation = new Map()));
+  let selected = byOperation.get(operationName ?? '');
+  if (selected === undefined) {
+    selected = walkForViewer(document, operationName);
+    byOperation.set(operationName ?? '', selected);
+  }
+  return selected;
+}
+
+const selectsViewerMemo = new WeakMap<DocumentNode, Map<string, boolean>>();
+
+function walkForViewer(document: DocumentNode, operationName?: string | null): boolean {
   const fragments = new Map<string, SelectionSetNode>();
   const operations = [];
   for (const definition of document.definitions) {

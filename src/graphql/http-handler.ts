@@ -12,7 +12,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type { CacheStore } from '../cache/cache-store';
 import { cacheKey } from '../cache/cache-key';
 import { Coalescer } from '../cache/coalescing';
-import { DocumentCache } from '../cache/document-cache';
+import { DocumentCache, type DocumentInfo } from '../cache/document-cache';
 import type { Logger } from '../logger';
 import { inSpan, type Tracing } from '../observability/tracing';
 import { BodyTooLarge, readBody } from './request-body';
@@ -59,6 +59,20 @@ interface FillOutcome {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** A cacheable request body seen before: what it parsed to, and its key without a scope. */
+interface KnownBody {
+  params: GraphQLParams;
+  info: DocumentInfo;
+  /** Built once, so its hash is too: the store's lookup of a shared result hashes nothing. */
+  sharedKey: string;
+}
+
+// Clients repeat the same few bodies byte for byte. Remembering them saves a hit JSON.parse,
+// the document lookup and building and hashing the key. The map is emptied when full, so a
+// flood of distinct bodies costs a reparse each, never memory; big bodies are not kept.
+const KNOWN_BODIES = 1000;
+const KNOWN_BODY_MAX_BYTES = 4096;
 
 // With tracing on, the x-cache value is kept on the response for the request's span
 // (headers given to writeHead cannot be read back).
@@ -118,6 +132,7 @@ function ttlFor(module: SchemaModule, typenames: string[], globalSeconds: number
 export function createRequestHandler(deps: HandlerDeps) {
   const { store, documents, metrics, log, tracing } = deps;
   const fills = new Coalescer<FillOutcome>();
+  const knownBodies = new Map<string, KnownBody>();
   // Counted apart from the coalescer, which forgets sealed runs that still execute.
   let executing = 0;
 
@@ -218,6 +233,30 @@ export function createRequestHandler(deps: HandlerDeps) {
     res.end(outcome.body);
   }
 
+  /**
+   * What a body not seen before asks for: a cacheable operation (remembered when small),
+   * 'bypass' for anything else Yoga should answer, or the SyntaxError of malformed JSON.
+   */
+  function parseBody(text: string, bytes: number): KnownBody | 'bypass' | SyntaxError {
+    let params: unknown;
+    try {
+      params = JSON.parse(text);
+    } catch (error) {
+      return error as SyntaxError;
+    }
+    if (deps.ttlSeconds === 0 || !isPlainParams(params)) return 'bypass';
+    const info = documents.lookup(params.query);
+    if (!info || !DocumentCache.cacheable(info, params.operationName)) return 'bypass';
+
+    const { operationName, variables, query } = params;
+    const known = { params, info, sharedKey: cacheKey(null, operationName, variables, query) };
+    if (bytes <= KNOWN_BODY_MAX_BYTES) {
+      if (knownBodies.size >= KNOWN_BODIES) knownBodies.clear();
+      knownBodies.set(text, known);
+    }
+    return known;
+  }
+
   async function graphqlPost(req: IncomingMessage, res: ServerResponse) {
     let body: Buffer;
     try {
@@ -237,12 +276,12 @@ export function createRequestHandler(deps: HandlerDeps) {
       return;
     }
 
-    let params: unknown;
-    try {
-      params = JSON.parse(body.toString('utf8'));
-    } catch (error) {
+    const text = body.toString('utf8');
+    const known = knownBodies.get(text) ?? parseBody(text, body.length);
+    if (known === 'bypass') return bypass(req, res, body);
+    if (known instanceof SyntaxError) {
       metrics.request('bypass');
-      const reason = (error as Error).message.slice(0, 200);
+      const reason = known.message.slice(0, 200);
       return sendBytes(
         req,
         res,
@@ -254,11 +293,7 @@ export function createRequestHandler(deps: HandlerDeps) {
         'bypass',
       );
     }
-    if (deps.ttlSeconds === 0 || !isPlainParams(params)) return bypass(req, res, body);
-    const info = documents.lookup(params.query);
-    if (!info || !DocumentCache.cacheable(info, params.operationName)) {
-      return bypass(req, res, body);
-    }
+    const { params, info } = known;
 
     const scope = deps.module.scope
       ? deps.module.scope({
@@ -267,7 +302,10 @@ export function createRequestHandler(deps: HandlerDeps) {
           operationName: params.operationName,
         })
       : null;
-    const key = cacheKey(scope, params.operationName, params.variables, params.query);
+    const key =
+      scope === null
+        ? known.sharedKey
+        : cacheKey(scope, params.operationName, params.variables, params.query);
     const lookup = tracing?.enabled
       ? tracing.tracer.startSpan('pgcascade.cache.lookup')
       : undefined;
