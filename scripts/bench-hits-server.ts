@@ -17,7 +17,7 @@ import type { RequestHeaders } from '../src/graphql/schema-module';
 import { createLogger } from '../src/logger';
 import { startService } from '../src/service';
 
-const SERVER_KINDS = ['floor', 'plugin', 'pgcascade'] as const;
+const SERVER_KINDS = ['floor', 'plugin', 'pgcascade', 'uncounted'] as const;
 
 /** One of {@link SERVER_KINDS}. */
 export type ServerKind = (typeof SERVER_KINDS)[number];
@@ -110,7 +110,7 @@ async function startPlugin(): Promise<Running> {
   };
 }
 
-async function startPgcascade(): Promise<Running> {
+async function startPgcascade(countRequests = true): Promise<Running> {
   const config = loadConfig(
     {
       ...process.env,
@@ -125,6 +125,7 @@ async function startPgcascade(): Promise<Running> {
     config,
     log: createLogger(config.logLevel),
     seedDemo: false,
+    countRequests,
   });
   return { port: service.port, stop: () => service.stop() };
 }
@@ -145,7 +146,13 @@ async function main(): Promise<void> {
     console.error(`usage: (forked by bench-hits) bench-hits-server ${SERVER_KINDS.join('|')}`);
     process.exit(2);
   }
-  const starters = { floor: startFloor, plugin: startPlugin, pgcascade: startPgcascade };
+  const starters = {
+    floor: startFloor,
+    plugin: startPlugin,
+    pgcascade: () => startPgcascade(),
+    // pgcascade with the hit path's request counters off: what metrics cost a hit.
+    uncounted: () => startPgcascade(false),
+  };
   const running = await starters[kind]();
   const profiler = new Session();
 

@@ -19,7 +19,7 @@ import { writeJson } from './bench-report';
 
 const DATABASE = 'pgcascade_bench_hits';
 const DEFAULT_ADMIN_URL = 'postgres://root@127.0.0.1:5432/postgres';
-const TARGETS: readonly ServerKind[] = ['floor', 'plugin', 'pgcascade'];
+const TARGETS: readonly ServerKind[] = ['floor', 'plugin', 'pgcascade', 'uncounted'];
 
 // Issue 4: hits at >= 0.7 x the floor and >= 4 x the response-cache plugin.
 const FLOOR_TARGET = 0.7;
@@ -289,7 +289,7 @@ async function verify(server: Server, expected: Buffer, when: string): Promise<v
   const got = await probe(server.url);
   const problems: string[] = [];
   if (got.status !== 200) problems.push(`status ${got.status}`);
-  if (server.kind === 'pgcascade' && got.cache !== 'hit') {
+  if ((server.kind === 'pgcascade' || server.kind === 'uncounted') && got.cache !== 'hit') {
     problems.push(`x-cache: ${got.cache ?? '(absent)'}, expected hit`);
   }
   if (!got.body.equals(expected)) problems.push(difference(got.body, expected));
@@ -470,6 +470,16 @@ function printResults(results: TargetResult[], computed: Ratio[]): void {
     const label = `pgcascade/${ratio.of}`;
     console.log(columns([label, value, `(target >= ${ratio.target})`, verdict], [-16, 6, -16, 4]));
   }
+  // Metrics cost a hit what the counters cost: compare with the same service counting nothing.
+  const counted = results.find((r) => r.target === 'pgcascade');
+  const uncounted = results.find((r) => r.target === 'uncounted');
+  if (counted && uncounted) {
+    const cost = 1 - counted.okPerSecond / uncounted.okPerSecond;
+    const verdict = cost < 0.05 ? 'PASS' : 'MISS';
+    console.log(
+      `metrics cost on the hit path: ${(100 * cost).toFixed(1)}% (target < 5%)   ${verdict}`,
+    );
+  }
 }
 
 interface ProfileNode {
@@ -587,7 +597,7 @@ async function main(): Promise<void> {
     progress.phase('verifying: every target must answer the same bytes, pgcascade from its cache');
     const reference = await referenceBody(serverEnv);
     fs.writeFileSync(bodyFile, reference);
-    for (const kind of options.targets.filter((t) => t !== 'pgcascade')) {
+    for (const kind of options.targets.filter((t) => t !== 'pgcascade' && t !== 'uncounted')) {
       const server = await startServer(kind, serverEnv);
       try {
         await probe(server.url);

@@ -22,7 +22,7 @@ import type { ListenerOptions } from './delivery/listener';
 import { demoSchemaModule, isDemoEmpty, seedDemo } from './demo';
 import { PgcascadeError } from './errors';
 import { EventBus } from './events';
-import { createRequestHandler } from './graphql/http-handler';
+import { createRequestHandler, UNCOUNTED } from './graphql/http-handler';
 import type { SchemaModule } from './graphql/schema-module';
 import { createYogaServer } from './graphql/yoga';
 import type { Logger } from './logger';
@@ -42,6 +42,8 @@ export interface ServiceOptions {
   listener?: Partial<ListenerOptions>;
   /** The cache's clock in milliseconds, for tests of expiry. Default Date.now. */
   now?: () => number;
+  /** Count hits, misses and bypasses for /metrics and /health. Default true. */
+  countRequests?: boolean;
   /** Records spans here instead of where the OTel environment says (tests). */
   spanProcessor?: tracing.SpanProcessor;
   /** Health check tuning (thresholds, clock), for tests. */
@@ -198,7 +200,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       store,
       documents: new DocumentCache(schema),
       ttlSeconds: config.cacheTtlSeconds,
-      metrics,
+      metrics: options.countRequests === false ? UNCOUNTED : metrics,
       routes: {
         '/metrics': (req, res) => metrics.handle(req, res),
         '/health': (req, res) => checker.handle(req, res),
