@@ -26,6 +26,8 @@ export const wall = () => performance.timeOrigin + performance.now();
 export interface LoadOptions {
   rate: number;
   seconds: number;
+  /** Seconds of the same load before measuring, so a cold cache does not count. */
+  warmup: number;
   users: number;
   /** Percentages of reads, writes through mutations, writes through direct SQL. */
   mix: { reads: number; mutations: number; sql: number };
@@ -41,6 +43,7 @@ export function parseLoadOptions(argv: string[]): LoadOptions {
   const o: LoadOptions = {
     rate: 1000,
     seconds: 20,
+    warmup: 5,
     users: 1000,
     mix: { reads: 80, mutations: 15, sql: 5 },
     zipf: 1.1,
@@ -52,6 +55,7 @@ export function parseLoadOptions(argv: string[]): LoadOptions {
     const value = () => argv[++i];
     if (arg === '--rate') o.rate = Number(value());
     else if (arg === '--seconds') o.seconds = Number(value());
+    else if (arg === '--warmup') o.warmup = Number(value());
     else if (arg === '--users') o.users = Number(value());
     else if (arg === '--zipf') o.zipf = Number(value());
     else if (arg === '--no-compare') o.compareCacheOff = false;
@@ -405,8 +409,8 @@ export class Workload {
   }
 
   /** Offers `rate` operations a second for `seconds`, whatever the responses do. */
-  async run(onSecond?: (second: number) => void): Promise<number> {
-    const { rate, seconds } = this.options;
+  async run(seconds: number, onSecond?: (second: number) => void): Promise<number> {
+    const { rate } = this.options;
     const total = rate * seconds;
     const started = wall();
     const pending: Array<Promise<void>> = [];
@@ -434,6 +438,12 @@ export class Workload {
     }
     await Promise.all(pending);
     return (wall() - started) / 1000;
+  }
+
+  /** Drops the samples taken so far (warm-up); reads and writes stay for staleness. */
+  forgetSamples(): void {
+    this.samples.length = 0;
+    this.dropped = 0;
   }
 
   /** Fills in applied times of SQL writes from the server's reports. */
@@ -641,10 +651,17 @@ export async function runOnce(
   sqlPool.on('error', () => undefined);
   try {
     const workload = new Workload(server, sqlPool, options, posts, Date.now() % 1e9);
+    if (options.warmup > 0) {
+      await workload.run(options.warmup, (second) =>
+        process.stderr.write(`\r${label}: warming up ${second}/${options.warmup} s   `),
+      );
+      // Its reads and writes still count for staleness; its samples do not for figures.
+      workload.forgetSamples();
+    }
     const before = await server.counters();
     const xactsBefore = await transactions(sqlPool);
     const startedAt = wall();
-    const elapsed = await workload.run((second) => {
+    const elapsed = await workload.run(options.seconds, (second) => {
       process.stderr.write(
         `\r${label}: ${second}/${options.seconds} s, ${workload.samples.length} done   `,
       );
