@@ -536,6 +536,8 @@ export interface RunSummary {
   staleExamples: string[];
   unresolvedSqlWrites: number;
   series: Array<{ second: number; rps: number; p99: number; hitRate: number; lagP99: number }>;
+  /** What GET /health said right after the run. */
+  health?: { status: string; recommendations: string[] };
 }
 
 function latency(samples: Sample[]) {
@@ -604,8 +606,26 @@ export function summarise(
   };
 }
 
-// ---------------------------------------------------------------- database
+/** The status and recommendations of the server's /health. */
+async function readHealth(
+  graphqlUrl: string,
+): Promise<{ status: string; recommendations: string[] }> {
+  try {
+    const response = await fetch(graphqlUrl.replace(/\/graphql$/, '/health'));
+    const body = (await response.json()) as {
+      status: string;
+      recommendations: Array<{ check: string; action: string }>;
+    };
+    return {
+      status: body.status,
+      recommendations: body.recommendations.map((r) => `${r.check}: ${r.action}`),
+    };
+  } catch (error) {
+    return { status: `unreadable (${(error as Error).message})`, recommendations: [] };
+  }
+}
 
+// ---------------------------------------------------------------- database
 
 /** Creates, migrates and seeds a database of the script's own. Returns posts seeded. */
 export async function prepareDatabase(
@@ -671,6 +691,7 @@ export async function runOnce(
     // Give the last SQL writes' invalidations time to be reported (IPC batches of 50 ms).
     await new Promise((resolve) => setTimeout(resolve, 300));
     const after = await server.counters();
+    const health = await readHealth(server.url);
     const xacts = (await transactions(sqlPool)) - xactsBefore;
     workload.close();
     const summary = summarise(
@@ -683,6 +704,7 @@ export async function runOnce(
       startedAt,
       options,
     );
+    summary.health = health;
     return { summary, server };
   } finally {
     await sqlPool.end();
@@ -710,6 +732,10 @@ export function printSummary(s: RunSummary): void {
   );
   if (s.unresolvedSqlWrites)
     console.log(`  SQL writes never reported applied: ${s.unresolvedSqlWrites}`);
+  if (s.health) {
+    console.log(`  /health after the run: ${s.health.status}`);
+    for (const r of s.health.recommendations) console.log(`    - ${r}`);
+  }
 }
 
 async function main(): Promise<void> {
