@@ -862,7 +862,10 @@ function poolCheck(r: HealthReadings, t: HealthThresholds): Finding {
       actions: [],
     };
   }
-  const needed = p.max + p.peakWaiting;
+  // A queue longer than the pool means saturation, not a small pool: more connections
+  // would only move the queue into PostgreSQL. So suggest at most twice the pool.
+  const needed = Math.min(p.max + p.peakWaiting, 2 * p.max);
+  const saturated = p.peakWaiting > p.max;
   return {
     check: {
       name: 'pool',
@@ -874,9 +877,13 @@ function poolCheck(r: HealthReadings, t: HealthThresholds): Finding {
     actions: [
       `Requests queue for the ${p.max}-connection database pool (waiting in ` +
         `${percent(p.waitingShare)} of ${windowText}, peak ${p.peakWaiting} waiting, ` +
-        `${p.peakInflight} fills in flight): set PGCASCADE_POOL_MAX=${needed} if ` +
-        "PostgreSQL's max_connections leaves room, or run another instance, which brings its " +
-        'own pool and cache.',
+        `${p.peakInflight} fills in flight): ` +
+        (saturated
+          ? 'more requests wait than the pool holds, so this instance or PostgreSQL is ' +
+            'saturated: run another instance (it brings its own pool and cache) or a read ' +
+            `replica for fills; more connections help little (at most PGCASCADE_POOL_MAX=${needed}).`
+          : `set PGCASCADE_POOL_MAX=${needed} if PostgreSQL's max_connections leaves room, or ` +
+            'run another instance, which brings its own pool and cache.'),
     ],
   };
 }

@@ -129,7 +129,14 @@ describe('health recommendations', () => {
     ]);
   });
 
-  it('degrades when requests keep waiting for connections and sizes the pool from the peak', () => {
+  it('sizes the pool from the peak when fewer requests wait than the pool holds', () => {
+    const readings = healthy();
+    readings.pool = pool(0.8, 4, 12);
+    const [recommendation] = evaluateHealth(readings, THRESHOLDS).recommendations;
+    expect(recommendation.action).toMatch(/\): set PGCASCADE_POOL_MAX=14 if PostgreSQL/);
+  });
+
+  it('calls a queue longer than the pool saturation and caps the pool it suggests', () => {
     const readings = healthy();
     readings.pool = pool(0.8, 14, 24);
     const report = evaluateHealth(readings, THRESHOLDS);
@@ -140,8 +147,8 @@ describe('health recommendations', () => {
         action: expect.stringMatching(
           new RegExp(
             '^Requests queue for the 10-connection database pool \\(waiting in 80% of 60 ' +
-              'samples over the last 60 s, peak 14 waiting, 24 fills in flight\\): set ' +
-              'PGCASCADE_POOL_MAX=24 if',
+              'samples over the last 60 s, peak 14 waiting, 24 fills in flight\\): more ' +
+              'requests wait than the pool holds.*at most PGCASCADE_POOL_MAX=20',
           ),
         ),
       },
