@@ -35,7 +35,6 @@ function parseOptions(argv: string[]): Options {
   return options;
 }
 
-
 /** Records when each tag was first invalidated, in performance.now() milliseconds. */
 class TimingCache {
   readonly appliedAt = new Map<string, number>();

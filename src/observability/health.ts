@@ -881,7 +881,8 @@ function poolCheck(r: HealthReadings, t: HealthThresholds): Finding {
         (saturated
           ? 'more requests wait than the pool holds, so this instance or PostgreSQL is ' +
             'saturated: run another instance (it brings its own pool and cache) or a read ' +
-            `replica for fills; more connections help little (at most PGCASCADE_POOL_MAX=${needed}).`
+            'replica for fills; more connections help little ' +
+            `(at most PGCASCADE_POOL_MAX=${needed}).`
           : `set PGCASCADE_POOL_MAX=${needed} if PostgreSQL's max_connections leaves room, or ` +
             'run another instance, which brings its own pool and cache.'),
     ],

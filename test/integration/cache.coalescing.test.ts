@@ -70,7 +70,7 @@ describe('coalescing identical misses', () => {
     expect(again.body.data.users).toHaveLength(3);
   });
 
-  it('does not let a request that arrives after an invalidation join a fill begun before it', async () => {
+  it('keeps a request that arrives after an invalidation out of a fill begun before it', async () => {
     const query = '{ user(id: 5) { name posts { title } } }';
     const metrics = t.service.metrics;
     const executions = metrics.executionCount;

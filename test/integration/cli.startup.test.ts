@@ -75,7 +75,7 @@ describe('the pgcascade command', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
-  it('serves the demo on DATABASE_URL as in Docker (HOST=0.0.0.0) and exits 0 on SIGTERM', async () => {
+  it('serves the demo on DATABASE_URL as Docker does, and exits 0 on SIGTERM', async () => {
     const { child, url } = await serve(
       cleanEnv({ DATABASE_URL: db.url, HOST: '0.0.0.0', PORT: '0', LOG_LEVEL: 'info' }),
     );
@@ -91,7 +91,7 @@ describe('the pgcascade command', () => {
     }
   }, 60_000);
 
-  it('starts an embedded PostgreSQL without DATABASE_URL and leaves none behind on Ctrl-C', async () => {
+  it('starts an embedded PostgreSQL and leaves none behind on Ctrl-C', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgcascade-cli-'));
     fs.chmodSync(dir, 0o755);
     try {

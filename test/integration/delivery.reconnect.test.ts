@@ -82,7 +82,7 @@ describe('delivery when the listener loses its connection', () => {
     }
   });
 
-  it('finds a long transaction that wrote before others and committed after them, while down', async () => {
+  it('finds a long transaction that wrote early and committed late, while down', async () => {
     const { cache, bus, delivery, stop } = await startDelivery();
     const long = new pg.Client(db.url);
     await long.connect();

@@ -83,9 +83,7 @@ describe('listTags', () => {
       'Post[author_id=5]',
     ]);
     expect(tags('Query.posts', { published: true, first: 20 })).toEqual(['Post[published=true]']);
-    expect(tags('Query.posts', { published: false, first: 20 })).toEqual([
-      'Post[published=false]',
-    ]);
+    expect(tags('Query.posts', { published: false, first: 20 })).toEqual(['Post[published=false]']);
     expect(tags('Query.posts', { first: 20 })).toEqual(['Post[]']);
   });
 

@@ -83,9 +83,7 @@ describe('GET /metrics', () => {
   it('exports every metric of the product contract, counters ending in _total', async () => {
     await t.gql('{ user(id: 1) { name } }');
     await t.gql('{ user(id: 1) { name } }');
-    const renamed = await t.gql(
-      'mutation { renameUser(id: 1, name: "Metered") { status } }',
-    );
+    const renamed = await t.gql('mutation { renameUser(id: 1, name: "Metered") { status } }');
     expect(renamed.body.data.renameUser.status).toBe('success');
 
     const families = await scrape();
