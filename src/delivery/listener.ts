@@ -261,6 +261,15 @@ export class Listener {
     return this.state === 'stopped';
   }
 
+  /** Gives up on a connection that has not failed by itself, and so reconnects. */
+  private dropConnection(client: pg.Client, reason: string): void {
+    this.onLost(client, reason);
+    // A half-open TCP connection never errors by itself: cut it.
+    const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } })
+      .connection?.stream;
+    stream?.destroy();
+  }
+
   private onLost(client: pg.Client, reason: string): void {
     if (this.client !== client) return;
     const wasConnected = this.connectedClient === client;
@@ -287,10 +296,7 @@ export class Listener {
     this.heartbeat = setInterval(() => {
       const now = Date.now();
       if (serial.busyForMs(now) > heartbeatTimeoutMs) {
-        this.onLost(client, 'heartbeat timed out');
-        (
-          client as unknown as { connection?: { stream?: { destroy(): void } } }
-        ).connection?.stream?.destroy();
+        this.dropConnection(client, 'heartbeat timed out');
         return;
       }
       if (serial.queued === 0 && now - serial.lastDoneAt >= heartbeatIntervalMs) {
@@ -349,7 +355,11 @@ export class Listener {
         await this.goIdle(serial, alive);
       } while (alive() && this.wakeRequested);
     } catch (error) {
-      if (alive()) this.log.warn({ err: error }, 'listener drain failed');
+      if (!alive()) return;
+      // A failed read or lock call leaves the protocol in an unknown state (writers may be
+      // skipping NOTIFY for a drain that stopped): start over on a new connection.
+      this.log.warn({ err: error }, 'listener drain failed; reconnecting');
+      this.dropConnection(client, `drain failed: ${(error as Error).message}`);
     }
   }
 

@@ -102,4 +102,20 @@ describe('delivery through the listener', () => {
     await delivery.sync();
     expect(cache.saw('Item[list=1]')).toBe(true);
   });
+
+  it('starts over on a new connection when a read fails without the connection failing', async () => {
+    const lost = bus.next('listener:disconnected');
+    await db.pool.query('alter table pgcascade.audit rename to audit_away');
+    try {
+      // A wake-up without tags makes the idle listener read, and the read fails.
+      await db.pool.query(`select pg_notify('pgcascade', '{"s": 1}')`);
+      expect((await lost).reason).toMatch(/^drain failed: relation "pgcascade.audit"/);
+    } finally {
+      await db.pool.query('alter table pgcascade.audit_away rename to audit');
+    }
+    await bus.next('listener:idle');
+    const applied = bus.next('invalidation:applied', () => cache.saw('Item:9'));
+    await db.pool.query('insert into t.items (id) values (9)');
+    expect((await applied).source).toBe('listener');
+  });
 });
