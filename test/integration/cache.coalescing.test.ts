@@ -50,12 +50,15 @@ describe('coalescing identical misses', () => {
       await locker.query('lock table demo.users in access exclusive mode');
       const pending = Array.from({ length: 10 }, () => t.gql(query));
       await waitUntil(() => t.service.metrics.requests.miss - misses === 10, 'all arrived');
-      // Kill the one execution's backend while it waits for the lock.
-      await locker.query(
-        `select pg_terminate_backend(pid) from pg_stat_activity
-         where datname = current_database() and wait_event_type = 'Lock'
-           and application_name = 'pgcascade'`,
+      // Kill the one execution's backend once it waits for the lock.
+      const waiting = `from pg_stat_activity where datname = current_database()
+        and wait_event_type = 'Lock' and application_name = 'pgcascade'`;
+      await waitUntil(
+        async () => (await locker.query(`select count(*)::int as n ${waiting}`)).rows[0].n > 0,
+        'the execution waits on demo.users',
       );
+      const killed = await locker.query(`select pg_terminate_backend(pid) ${waiting}`);
+      expect(killed.rows).toHaveLength(1);
       await locker.query('commit');
       responses = await Promise.all(pending);
     } finally {
