@@ -61,6 +61,7 @@ comment on column pgcascade.tracked.filters is
 -- Writers only ever try these locks: a writer that waited for the second one would queue
 -- behind a listener going idle, which itself waits for every open skipping transaction.
 
+-- 004_fast_capture.sql replaces wake(): three lock calls instead of five.
 create function pgcascade.wake(p_seq bigint, p_tags text[]) returns boolean
 language plpgsql as $$
 declare
@@ -241,6 +242,8 @@ begin
 end;
 $$;
 
+-- 004_fast_capture.sql replaces this function with capture_update_rows() and a trigger
+-- function generated per table; the rules stay these.
 -- An update tags every old and new row. Rows whose list columns changed (or whose id
 -- changed, so old and new cannot be paired) also tag the lists they left and entered.
 -- With filters unknown (null), any update may move rows, so all lists of the type go.
@@ -369,6 +372,7 @@ $$;
 
 -- track / untrack --------------------------------------------------------------------
 
+-- 004_fast_capture.sql replaces untrack() and track(): updates get a generated function.
 create function pgcascade.untrack(tbl regclass) returns void
 language plpgsql
 set client_min_messages = warning
