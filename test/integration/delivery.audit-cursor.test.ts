@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { AuditCursor } from '../../src/delivery/audit-cursor';
+import { AuditCursor, READ_SQL } from '../../src/delivery/audit-cursor';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 describe('the audit cursor', () => {
@@ -73,6 +73,54 @@ describe('the audit cursor', () => {
       if (!more) break;
     }
     expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => `Row:${100 + i}`));
+  });
+
+  it("finds a running transaction's entry across reads cut at the limit, once", async () => {
+    const cursor = new AuditCursor(2);
+    await cursor.start(db.pool);
+    await a.query('begin');
+    await a.query('insert into c.rows values (200)');
+    for (let id = 201; id < 206; id++) await db.pool.query('insert into c.rows values ($1)', [id]);
+
+    const seen: string[] = [];
+    const readUntilDone = async () => {
+      for (;;) {
+        const { entries, more } = await cursor.read(db.pool);
+        seen.push(...entries.flatMap((e) => e.tags.filter((t) => t.startsWith('Row:'))));
+        if (!more) break;
+      }
+    };
+    await readUntilDone();
+    await a.query('commit');
+    await readUntilDone();
+    await readUntilDone();
+
+    expect(seen).toEqual(['Row:201', 'Row:202', 'Row:203', 'Row:204', 'Row:205', 'Row:200']);
+  });
+
+  // Each read walked the whole primary key once the audit trail grew: 100 ms at 200,000
+  // entries, on a listener that reads every 2 ms while writes arrive.
+  it('reads a few pages however long the audit trail is', async () => {
+    await db.pool.query(`insert into pgcascade.audit (source, tags)
+      select 'manual', array['Row:' || g] from generate_series(1, 100000) g`);
+    const cursor = new AuditCursor();
+    await cursor.start(db.pool);
+    await a.query('begin');
+    await a.query('insert into c.rows values (300)');
+    await db.pool.query('insert into c.rows values (301)');
+    const { rows: xids } = await a.query('select pg_current_xact_id()::text as xid');
+
+    const { rows } = await db.pool.query(`explain (analyze, buffers, format json) ${READ_SQL}`, [
+      cursor.highestSeq,
+      [xids[0].xid],
+      2000,
+      cursor.lastSnapshot!.xmax,
+    ]);
+    await a.query('commit');
+
+    const plan = rows[0]['QUERY PLAN'][0].Plan;
+    const pages = plan['Shared Hit Blocks'] + plan['Shared Read Blocks'];
+    expect(pages).toBeLessThan(100);
   });
 
   it('ignores entries of transactions that committed before it started', async () => {
