@@ -4,11 +4,11 @@
  * that were still in progress at the last read, and asks for their entries again.
  * A read that fails leaves the position unchanged, so the next read repeats it.
  */
-import type { QueryResult } from 'pg';
+import type { QueryConfig, QueryResult } from 'pg';
 
 /** Anything that runs a query: a pg Client, a Pool, or a pooled client. */
 export interface Queryable {
-  query(text: string, values?: unknown[]): Promise<QueryResult>;
+  query(text: string | QueryConfig, values?: unknown[]): Promise<QueryResult>;
 }
 
 /** One audit entry as the delivery path needs it. */
@@ -125,12 +125,12 @@ export class AuditCursor {
   /** Reads the entries committed since the last read, in sequence order. */
   async read(db: Queryable): Promise<CursorRead> {
     if (!this.snapshot) throw new Error('AuditCursor.read before start');
-    const { rows } = await db.query(READ_SQL, [
-      this.maxSeq,
-      this.pending,
-      this.limit,
-      this.snapshot.xmax,
-    ]);
+    // Named, so each connection plans it once: the listener reads every few ms.
+    const { rows } = await db.query({
+      name: 'pgcascade_read_audit',
+      text: READ_SQL,
+      values: [this.maxSeq, this.pending, this.limit, this.snapshot.xmax],
+    });
     const snapshot = parseSnapshot(rows[0].snapshot);
     const entries: AuditEntry[] = [];
     let above = 0;

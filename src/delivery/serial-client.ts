@@ -4,7 +4,7 @@
  * current query has run: a query that never returns is how a stalled network shows.
  */
 import type pg from 'pg';
-import type { QueryResult } from 'pg';
+import type { QueryConfig, QueryResult } from 'pg';
 import type { Queryable } from './audit-cursor';
 
 /** Serialises queries on a client and measures the one in flight. */
@@ -27,7 +27,7 @@ export class SerialClient implements Queryable {
     return this.pending;
   }
 
-  query(text: string, values?: unknown[]): Promise<QueryResult> {
+  query(text: string | QueryConfig, values?: unknown[]): Promise<QueryResult> {
     this.pending++;
     const run = async () => {
       this.startedAt = Date.now();
