@@ -84,7 +84,7 @@ describe('health recommendations', () => {
     expect(report.checks.find((c) => c.name === 'hit-rate')).toMatchObject({ value: 0.9 });
     expect(report.checks.find((c) => c.name === 'write-rate')).toMatchObject({
       value: 10,
-      threshold: 2100,
+      threshold: 0.7 * CAPTURE_CAPACITY_PER_SECOND,
     });
   });
 
