@@ -344,6 +344,11 @@ $$;
 
 -- tables tracked before this migration ------------------------------------------------
 
+-- A table dropped without untrack() leaves its row behind (regclass keeps no dependency);
+-- it has no triggers to replace, so its row goes.
+delete from pgcascade.tracked t
+where not exists (select 1 from pg_class c where c.oid = t.relation);
+
 do $$
 declare
   t record;

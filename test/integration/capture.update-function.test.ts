@@ -166,6 +166,10 @@ it('moves tables tracked before migration 004 onto generated functions', async (
     }
     await client.query('create table notes (id int primary key, n int)');
     await client.query(`select pgcascade.track('notes', 'Note', 'id', '{}', '{}')`);
+    // Dropped without untrack: its row in pgcascade.tracked must not stop the migration.
+    await client.query('create table gone (id int primary key)');
+    await client.query(`select pgcascade.track('gone', 'Gone')`);
+    await client.query('drop table gone');
 
     await client.query(fs.readFileSync(path.join(core, '004_fast_capture.sql'), 'utf8'));
     await client.query('insert into notes values (1, 0)');
@@ -176,6 +180,8 @@ it('moves tables tracked before migration 004 onto generated functions', async (
        where t.tgrelid = 'notes'::regclass and t.tgname = 'pgcascade_capture_update'`,
     );
     expect(rows[0].proname).toMatch(/^capture_update_\d+$/);
+    const tracked = await client.query('select relation::text from pgcascade.tracked');
+    expect(tracked.rows).toEqual([{ relation: 'notes' }]);
     const audit = await client.query('select operation, tags from pgcascade.audit order by seq');
     expect(audit.rows).toEqual([
       { operation: 'INSERT', tags: ['Note[]', 'Note:1'] },
