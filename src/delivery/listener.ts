@@ -15,7 +15,7 @@ import pg from 'pg';
 import type { EventBus } from '../events';
 import type { Logger } from '../logger';
 import type { Applier } from './applier';
-import type { AuditCursor, Queryable } from './audit-cursor';
+import { READ_SESSION_OPTIONS, type AuditCursor, type Queryable } from './audit-cursor';
 import { SerialClient } from './serial-client';
 
 /** The NOTIFY channel of the capture triggers. */
@@ -71,6 +71,17 @@ function parsePayload(text: string): WakePayload | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** How the listener connects: it reads the audit trail every few ms while writes arrive. */
+export function listenerClientConfig(connectionString: string): pg.ClientConfig {
+  return {
+    connectionString,
+    application_name: 'pgcascade-listener',
+    keepAlive: true,
+    connectionTimeoutMillis: 5000,
+    options: READ_SESSION_OPTIONS,
+  };
 }
 
 /** Keeps the local cache in step with the audit trail through LISTEN/NOTIFY. */
@@ -209,12 +220,7 @@ export class Listener {
   /** Connects, listens, starts or catches up the cursor; resolves when the connection is lost. */
   private async connect(): Promise<Promise<void>> {
     this.state = 'connecting';
-    const client = new pg.Client({
-      connectionString: this.options.connectionString,
-      application_name: 'pgcascade-listener',
-      keepAlive: true,
-      connectionTimeoutMillis: 5000,
-    });
+    const client = new pg.Client(listenerClientConfig(this.options.connectionString));
     this.client = client;
     const disconnected = new Promise<void>((resolve) => {
       let done = false;

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { AuditCursor, READ_SQL } from '../../src/delivery/audit-cursor';
+import { listenerClientConfig } from '../../src/delivery/listener';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 describe('the audit cursor', () => {
@@ -128,5 +129,43 @@ describe('the audit cursor', () => {
     const cursor = new AuditCursor();
     await cursor.start(db.pool);
     expect(await readTags(cursor)).toEqual([]);
+  });
+
+  // Pages one read touches on `client` once the trail has grown from nearly empty to
+  // 20,000 entries, with the plan its named statement got while the trail was small.
+  async function pagesAfterGrowth(client: pg.Client, row: number): Promise<number> {
+    // Truncated, not deleted: a heap that keeps its pages does not look small.
+    await db.pool.query('truncate pgcascade.audit');
+    await db.pool.query('insert into c.rows values ($1)', [row]);
+    await db.pool.query('analyze pgcascade.audit');
+    // The generic plan at once, instead of after five custom ones.
+    await client.query('set plan_cache_mode = force_generic_plan');
+    const cursor = new AuditCursor();
+    await cursor.start(client);
+    await cursor.read(client);
+    await db.pool.query(`insert into pgcascade.audit (source, tags)
+      select 'manual', array['Row:' || g] from generate_series(1, 20000) g`);
+    while ((await cursor.read(client)).more);
+    // The next read, which finds nothing new. EXPLAIN cannot bind parameters.
+    const pending = `'{${cursor.pendingXids.join(',')}}'`;
+    const args = `${cursor.highestSeq}, ${pending}, 2000, '${cursor.lastSnapshot!.xmax}'`;
+    const { rows } = await client.query(
+      `explain (analyze, buffers, format json) execute pgcascade_read_audit(${args})`,
+    );
+    const plan = rows[0]['QUERY PLAN'][0].Plan;
+    return plan['Shared Hit Blocks'] + plan['Shared Read Blocks'];
+  }
+
+  it("keeps the listener's reads on the indexes when its plan was made on a small trail", async () => {
+    const listenerLike = new pg.Client(listenerClientConfig(db.url));
+    const plain = new pg.Client(db.url);
+    await Promise.all([listenerLike.connect(), plain.connect()]);
+    try {
+      // The trap: a plain session keeps a plan that scans the whole trail.
+      expect(await pagesAfterGrowth(plain, 700)).toBeGreaterThan(100);
+      expect(await pagesAfterGrowth(listenerLike, 701)).toBeLessThan(20);
+    } finally {
+      await Promise.all([listenerLike.end(), plain.end()]);
+    }
   });
 });
