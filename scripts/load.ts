@@ -434,7 +434,10 @@ export class Workload {
         lastSecond = second;
         onSecond?.(second);
       }
-      await new Promise((resolve) => setImmediate(resolve));
+      // Sleep until the next operation is due. Waiting with setImmediate instead kept the
+      // generator spinning a whole core, and it shares the machine with the service.
+      const nextDueAt = started + (sent * 1000) / rate;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, nextDueAt - wall())));
     }
     await Promise.all(pending);
     return (wall() - started) / 1000;

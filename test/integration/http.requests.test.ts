@@ -13,7 +13,7 @@ describe('HTTP behaviour of /graphql', () => {
     const response = await fetch(`${t.service.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
-      body,
+      body: typeof body === 'string' ? body : new Uint8Array(body),
     });
     return {
       status: response.status,
