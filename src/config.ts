@@ -29,6 +29,11 @@ export interface Config {
   dataDir: string;
   /** Connections in the service's pool (reads, writes, reconciliation). Default 10. */
   poolMax: number;
+  /**
+   * Refresh-ahead: a shared result invalidated after serving at least this many hits is run
+   * again at once, so its next read hits. 0 turns it off. Default 1.
+   */
+  refreshMinHits: number;
 }
 
 /** A configuration value that start-up cannot accept; `message` is the one line to print. */
@@ -126,6 +131,7 @@ const OPTIONS = [
   option('auditRetentionSeconds', 'PGCASCADE_AUDIT_RETENTION_SECONDS', integer(0), () => 3600),
   option('dataDir', 'PGCASCADE_DATA_DIR', text, () => '.pgcascade'),
   option('poolMax', 'PGCASCADE_POOL_MAX', integer(1, 1000), () => 10),
+  option('refreshMinHits', 'PGCASCADE_REFRESH_MIN_HITS', integer(0, 1_000_000), () => 1),
 ] as const;
 
 /** The environment variables this module reads, for help output and the README. */

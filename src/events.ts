@@ -3,6 +3,7 @@
  * logs say. A listener that throws is isolated: the emitter logs nothing and moves on.
  */
 import { EventEmitter } from 'node:events';
+import type { RefreshOutcome } from './cache/refresh';
 
 /** How an audit entry reached this instance. */
 export type ApplySource = 'listener' | 'catch-up' | 'reconciliation';
@@ -26,6 +27,8 @@ export interface PgcascadeEvents {
   'reconciliation:done': { checked: number; missed: number; durationMs: number };
   'cache:evicted': { reason: string; bytes: number };
   'cache:stale-fill': Record<string, never>;
+  /** What became of a refresh of an invalidated hot result (cache/refresh.ts). */
+  'cache:refreshed': { key: string; outcome: RefreshOutcome };
 }
 
 /** A typed facade over EventEmitter. */

@@ -30,6 +30,9 @@ import { HealthChecker, type HealthOptions } from './observability/health';
 import { Metrics } from './observability/metrics';
 import { startTracing } from './observability/tracing';
 
+/** Refreshes that may wait; past it an invalidated hot result waits for its next read. */
+const REFRESH_QUEUE = 1000;
+
 /** Options of {@link startService}. */
 export interface ServiceOptions {
   config: Config;
@@ -207,6 +210,13 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       },
       log: log.child({ component: 'http' }),
       tracing: tracer,
+      refresh: {
+        minHits: config.refreshMinHits,
+        // A quarter of the pool, so that requests keep the rest during a burst of writes.
+        concurrency: Math.max(1, Math.floor(config.poolMax / 4)),
+        maxQueued: REFRESH_QUEUE,
+      },
+      onRefresh: (outcome, key) => bus.emit('cache:refreshed', { key, outcome }),
     });
 
     inflightFills = handler.inflightFills;

@@ -47,6 +47,10 @@ export interface EvictionEvent {
   reason: EvictionReason;
   /** The bytes the entry was charged, as counted against maxBytes. */
   bytes: number;
+  /** Times get() returned the entry. */
+  hits: number;
+  /** The request that filled the entry, when its fill kept one (FillEntry.replay). */
+  replay?: Buffer;
 }
 
 /** Events of a CacheStore; listeners run after the store has finished the operation. */
@@ -68,8 +72,17 @@ export interface CacheEntry {
   readonly createdAt: number;
 }
 
-/** What fill() takes: an entry whose createdAt defaults to when the fill began. */
-export type FillEntry = Omit<CacheEntry, 'createdAt'> & { readonly createdAt?: number };
+/**
+ * What fill() takes: an entry whose createdAt defaults to when the fill began, and the
+ * request that produced it when it may be run again after an invalidation (cache/refresh.ts).
+ * The request is charged to the entry's bytes and handed back in its eviction event.
+ */
+export type FillEntry = Omit<CacheEntry, 'createdAt'> & {
+  readonly createdAt?: number;
+  readonly replay?: Buffer;
+  /** Hits the entry starts with (a refresh carries some over). Default 0. */
+  readonly carriedHits?: number;
+};
 
 /** The outcome of fill(). */
 export type FillResult =
@@ -116,6 +129,8 @@ interface StoredRecord {
   readonly entry: CacheEntry;
   readonly expiresAt: number;
   readonly bytes: number;
+  readonly replay: Buffer | undefined;
+  hits: number;
 }
 
 interface LoggedInvalidation {
@@ -127,8 +142,12 @@ interface LoggedInvalidation {
  * Bytes charged for an entry under `key`: body, key, ETag and tags, plus the measured
  * overheads. This is the unit of maxBytes.
  */
-export function entryBytes(key: string, entry: Pick<CacheEntry, 'body' | 'etag' | 'tags'>): number {
+export function entryBytes(
+  key: string,
+  entry: Pick<FillEntry, 'body' | 'etag' | 'tags' | 'replay'>,
+): number {
   let bytes = ENTRY_OVERHEAD_BYTES + entry.body.byteLength + stringBytes(key);
+  bytes += entry.replay?.byteLength ?? 0;
   bytes += stringBytes(entry.etag);
   for (const tag of entry.tags) bytes += TAG_OVERHEAD_BYTES + stringBytes(tag);
   return bytes;
@@ -196,7 +215,14 @@ export class CacheStore extends EventEmitter<CacheStoreEvents> {
       this.flushEvents();
       return undefined;
     }
+    record.hits++;
     return record.entry;
+  }
+
+  /** Whether a live entry is stored under `key`; unlike get(), neither a hit nor a use. */
+  has(key: string): boolean {
+    const record = this.lru.peek(key);
+    return record !== undefined && record.expiresAt > this.now();
   }
 
   /**
@@ -251,7 +277,12 @@ export class CacheStore extends EventEmitter<CacheStoreEvents> {
       createdAt,
     };
     const expiresAt = createdAt + ttlSeconds * 1000;
-    this.lru.set(key, { entry: stored, expiresAt, bytes }, { size: bytes });
+    const replay = entry.replay && ownedBuffer(entry.replay);
+    this.lru.set(
+      key,
+      { entry: stored, expiresAt, bytes, replay, hits: entry.carriedHits ?? 0 },
+      { size: bytes },
+    );
     // After set: replacing a key disposes the old record, which unlinks the key's tags.
     this.index.add(key, stored.tags);
     this.flushEvents();
@@ -307,7 +338,13 @@ export class CacheStore extends EventEmitter<CacheStoreEvents> {
   private onRemoved(record: StoredRecord, key: string, reason: LRUCache.DisposeReason): void {
     if (!this.clearing) this.index.remove(key, record.entry.tags);
     if (this.listenerCount('cache:evicted') === 0) return;
-    this.pending.push({ key, reason: this.reasonOf(reason), bytes: record.bytes });
+    this.pending.push({
+      key,
+      reason: this.reasonOf(reason),
+      bytes: record.bytes,
+      hits: record.hits,
+      replay: record.replay,
+    });
   }
 
   private reasonOf(reason: LRUCache.DisposeReason): EvictionReason {

@@ -13,6 +13,11 @@ export class Coalescer<T> {
     return this.inflight.size;
   }
 
+  /** Whether a run for `key` is in flight and open to new callers. */
+  has(key: string): boolean {
+    return this.inflight.has(key);
+  }
+
   /**
    * Runs `work` for `key`, or joins the run already in flight for it. `coalesced` says
    * which: true when this caller joined another's run.

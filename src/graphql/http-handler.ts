@@ -9,10 +9,11 @@ import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context, trace } from '@opentelemetry/api';
 import type { YogaServerInstance } from 'graphql-yoga';
-import type { CacheStore } from '../cache/cache-store';
+import type { CacheStore, FillResult } from '../cache/cache-store';
 import { cacheKey } from '../cache/cache-key';
 import { Coalescer } from '../cache/coalescing';
 import { DocumentCache, type DocumentInfo } from '../cache/document-cache';
+import { Refresher, type RefreshOutcome, type RefresherOptions } from '../cache/refresh';
 import type { Logger } from '../logger';
 import { inSpan, type Tracing } from '../observability/tracing';
 import { BodyTooLarge, readBody } from './request-body';
@@ -49,7 +50,24 @@ export interface HandlerDeps {
   log: Logger;
   /** Spans for requests, lookups and fills when tracing is enabled. */
   tracing?: Tracing;
+  /** Refresh-ahead of invalidated hot results (cache/refresh.ts); off when absent. */
+  refresh?: RefresherOptions;
+  /** Told what became of each refresh. */
+  onRefresh?: (outcome: RefreshOutcome, key: string) => void;
 }
+
+/** The parts of a request that running it through Yoga reads. */
+type RequestHead = Pick<IncomingMessage, 'method' | 'url' | 'headers'>;
+
+/**
+ * How a refresh presents itself to Yoga. Only shared results are refreshed, and the
+ * schema module's scope() said those do not depend on who asked, so no credentials.
+ */
+const REFRESH_HEAD: RequestHead = {
+  method: 'POST',
+  url: '/graphql',
+  headers: { host: 'localhost', 'content-type': 'application/json' },
+};
 
 interface GraphQLParams {
   query: string;
@@ -63,6 +81,8 @@ interface FillOutcome {
   body: Buffer;
   contentType: string;
   etag?: string;
+  /** What the store did with the result; absent when it was not offered (an error). */
+  cached?: FillResult;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -123,6 +143,11 @@ function statusOf(status: number, contentType: string | null, body: Buffer): num
   }
 }
 
+/** A fill's context before execution: the resolvers record tags and typenames into it. */
+function emptyContext(prepared: FillContext['prepared']): FillContext {
+  return { prepared, ok: false, tags: [], typenames: [] };
+}
+
 /** Shortest expiry of the types in a result, capped by the global one. */
 function ttlFor(module: SchemaModule, typenames: string[], globalSeconds: number): number {
   let ttl = globalSeconds;
@@ -144,7 +169,7 @@ export function createRequestHandler(deps: HandlerDeps) {
   let executing = 0;
 
   async function toYoga(
-    req: IncomingMessage,
+    req: RequestHead,
     body: Buffer | undefined,
     serverContext: ServerContext = {},
   ): Promise<Response> {
@@ -180,11 +205,17 @@ export function createRequestHandler(deps: HandlerDeps) {
     await sendResponse(res, await toYoga(req, body), 'bypass');
   }
 
+  /**
+   * Runs the request and stores its result; `replay` is kept for refresh-ahead, and a
+   * refresh credits the new entry with `carriedHits`.
+   */
   async function fill(
-    req: IncomingMessage,
+    req: RequestHead,
     body: Buffer,
     key: string,
     fillContext: FillContext,
+    replay?: Buffer,
+    carriedHits = 0,
   ): Promise<FillOutcome> {
     const token = store.beginFill();
     executing++;
@@ -207,9 +238,11 @@ export function createRequestHandler(deps: HandlerDeps) {
         etag,
         tags: fillContext.tags,
         ttlSeconds,
+        replay,
+        carriedHits,
       });
       if (stored === 'stale') metrics.staleFill();
-      return { status: 200, body: bytes, contentType: JSON_TYPE, etag };
+      return { status: 200, body: bytes, contentType: JSON_TYPE, etag, cached: stored };
     } catch (error) {
       store.cancelFill(token);
       throw error;
@@ -268,6 +301,38 @@ export function createRequestHandler(deps: HandlerDeps) {
     }
     return known;
   }
+
+  /** Runs a shared result's request again after its invalidation (cache/refresh.ts). */
+  async function refresh(
+    key: string,
+    replay: Buffer,
+    carriedHits: number,
+  ): Promise<'stored' | 'stale' | 'failed'> {
+    const text = replay.toString('utf8');
+    const known = knownBodies.get(text) ?? parseBody(text, replay.length);
+    if (known === 'bypass' || known instanceof SyntaxError || known.sharedKey !== key) {
+      return 'failed';
+    }
+    const prepared = known.info.prepared!;
+    const { result } = fills.run(key, () =>
+      fill(REFRESH_HEAD, replay, key, emptyContext(prepared), replay, carriedHits),
+    );
+    try {
+      const { cached } = await result;
+      return cached === 'stored' || cached === 'stale' ? cached : 'failed';
+    } catch (error) {
+      log.warn({ err: error }, 'refresh failed; the next read of the result fills it');
+      return 'failed';
+    }
+  }
+
+  const refresher = new Refresher(
+    deps.refresh ?? { minHits: 0, concurrency: 1, maxQueued: 0 },
+    refresh,
+    (key) => store.has(key) || fills.has(key),
+    (outcome, key) => deps.onRefresh?.(outcome, key),
+  );
+  if (refresher.enabled) store.on('cache:evicted', (event) => refresher.offer(event));
 
   async function graphqlPost(req: IncomingMessage, res: ServerResponse) {
     let body: Buffer;
@@ -337,8 +402,9 @@ export function createRequestHandler(deps: HandlerDeps) {
 
     metrics.request('miss');
     const prepared = info.prepared!;
+    const replay = scope === null && refresher.enabled ? body : undefined;
     const { result, coalesced } = fills.run(key, () =>
-      fill(req, body, key, { prepared, ok: false, tags: [], typenames: [] }),
+      fill(req, body, key, emptyContext(prepared), replay),
     );
     if (coalesced) metrics.coalesced();
     sendBytes(req, res, await result, 'miss');

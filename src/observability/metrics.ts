@@ -8,6 +8,7 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { Histogram } from '@opentelemetry/api';
 import { AggregationType, MeterProvider } from '@opentelemetry/sdk-metrics';
 import type pg from 'pg';
+import type { RefreshOutcome } from '../cache/refresh';
 import type { ApplySource, EventBus } from '../events';
 import type { ServingMetrics } from '../graphql/http-handler';
 
@@ -46,6 +47,13 @@ export class Metrics implements ServingMetrics {
     ['ttl', 0],
     ['invalidation', 0],
   ]);
+  readonly refreshes = new Map<RefreshOutcome, number>([
+    ['stored', 0],
+    ['stale', 0],
+    ['skipped', 0],
+    ['dropped', 0],
+    ['failed', 0],
+  ]);
   readonly invalidations = new Map<ApplySource, number>([
     ['listener', 0],
     ['catch-up', 0],
@@ -79,6 +87,9 @@ export class Metrics implements ServingMetrics {
       this.lag.record(e.lagMs / 1000, { source: e.source });
     });
     sources.bus.on('delivery:missed', () => this.missedCount++);
+    sources.bus.on('cache:refreshed', (e) => {
+      this.refreshes.set(e.outcome, (this.refreshes.get(e.outcome) ?? 0) + 1);
+    });
     sources.bus.on('cache:evicted', (e) => {
       this.evictions.set(e.reason, (this.evictions.get(e.reason) ?? 0) + 1);
     });
@@ -107,6 +118,13 @@ export class Metrics implements ServingMetrics {
       })
       .addCallback((o) => {
         for (const [reason, value] of this.evictions) o.observe(value, { reason });
+      });
+    meter
+      .createObservableCounter('pgcascade_refreshes_total', {
+        description: 'Invalidated hot results run again ahead of their next read, by outcome',
+      })
+      .addCallback((o) => {
+        for (const [outcome, value] of this.refreshes) o.observe(value, { outcome });
       });
     this.counter(
       meter,
