@@ -527,6 +527,8 @@ export interface RunSummary {
   dropped: number;
   errors: number;
   hitRate: number;
+  /** Hit rate of each read: user, posts (a list), post (with its author). */
+  hitRateByKind: Record<string, number>;
   latencyMs: { p50: number; p95: number; p99: number };
   readLatencyMs: { p50: number; p95: number; p99: number };
   writeLatencyMs: { p50: number; p95: number; p99: number };
@@ -558,11 +560,17 @@ export function summarise(
   startedAt: number,
   options: LoadOptions,
 ): RunSummary {
-  const reads = w.samples.filter(
-    (s) => s.kind === 'user' || s.kind === 'posts' || s.kind === 'post',
+  const isRead = (s: Sample) => s.kind === 'user' || s.kind === 'posts' || s.kind === 'post';
+  const reads = w.samples.filter(isRead);
+  const writes = w.samples.filter((s) => !isRead(s));
+  const hitRateOf = (samples: Sample[]) =>
+    samples.length ? samples.filter((s) => s.cache === 'hit').length / samples.length : 0;
+  const hitRateByKind = Object.fromEntries(
+    (['user', 'posts', 'post'] as const).map((kind) => [
+      kind,
+      hitRateOf(reads.filter((s) => s.kind === kind)),
+    ]),
   );
-  const writes = w.samples.filter((s) => !reads.includes(s));
-  const hits = reads.filter((s) => s.cache === 'hit').length;
   const executions = counters.after.executions - counters.before.executions;
   const unresolved = w.resolveSqlWrites();
   const { stale, examples } = findStaleReads(w);
@@ -571,7 +579,7 @@ export function summarise(
   const series = Array.from({ length: seconds }, (_, second) => {
     const from = startedAt + second * 1000;
     const inSecond = w.samples.filter((s) => s.doneAt >= from && s.doneAt < from + 1000);
-    const readsInSecond = inSecond.filter((s) => reads.includes(s));
+    const readsInSecond = inSecond.filter(isRead);
     const lags = server.lags.filter(([at]) => at >= from && at < from + 1000).map(([, lag]) => lag);
     return {
       second,
@@ -580,9 +588,7 @@ export function summarise(
         inSecond.map((s) => s.doneAt - s.dueAt),
         99,
       ),
-      hitRate: readsInSecond.length
-        ? readsInSecond.filter((s) => s.cache === 'hit').length / readsInSecond.length
-        : 0,
+      hitRate: hitRateOf(readsInSecond),
       lagP99: percentile(lags, 99),
     };
   });
@@ -593,7 +599,8 @@ export function summarise(
     achieved: w.samples.length / elapsedSeconds,
     dropped: w.dropped,
     errors: w.samples.filter((s) => !s.ok).length,
-    hitRate: reads.length ? hits / reads.length : 0,
+    hitRate: hitRateOf(reads),
+    hitRateByKind,
     latencyMs: latency(w.samples),
     readLatencyMs: latency(reads),
     writeLatencyMs: latency(writes),
@@ -722,7 +729,10 @@ export function printSummary(s: RunSummary): void {
   console.log(
     `  offered ${s.offered}/s, achieved ${s.achieved.toFixed(0)}/s, dropped ${s.dropped}, errors ${s.errors}`,
   );
-  console.log(`  hit rate ${(100 * s.hitRate).toFixed(1)}%`);
+  const byKind = Object.entries(s.hitRateByKind)
+    .map(([kind, rate]) => `${kind} ${(100 * rate).toFixed(1)}%`)
+    .join(', ');
+  console.log(`  hit rate ${(100 * s.hitRate).toFixed(1)}% (${byKind})`);
   console.log(
     `  latency p50/p95/p99: all ${ms(s.latencyMs)}; reads ${ms(s.readLatencyMs)}; writes ${ms(s.writeLatencyMs)}`,
   );
