@@ -21,7 +21,7 @@ describe('cache entries expire after their ttl', () => {
     clock.ms += 1;
     expect(store.get('k')).toBeUndefined();
 
-    expect(evicted).toEqual([{ key: 'k', reason: 'ttl', bytes: expect.any(Number) }]);
+    expect(evicted).toEqual([{ key: 'k', reason: 'ttl', bytes: expect.any(Number), hits: 1 }]);
     expect(store.stats().entries).toBe(0);
     expect(store.indexSize()).toEqual({ tags: 0, references: 0, dangling: 0 });
   });
