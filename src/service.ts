@@ -220,6 +220,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     });
 
     inflightFills = handler.inflightFills;
+    cleanup.push(() => handler.stopRefreshing());
     // A request that arrives after an invalidation must not join a fill begun before it.
     bus.on('invalidation:applied', handler.sealFills);
 

@@ -51,6 +51,8 @@ export class Refresher {
   // Insertion order is queue order; a key queued twice runs once.
   private readonly queue = new Map<string, { replay: Buffer; hits: number }>();
   private running = 0;
+  private stopped = false;
+  private drained: (() => void) | undefined;
 
   constructor(
     private readonly options: RefresherOptions,
@@ -62,7 +64,7 @@ export class Refresher {
 
   /** Whether refreshes are on. */
   get enabled(): boolean {
-    return this.options.minHits > 0;
+    return this.options.minHits > 0 && !this.stopped;
   }
 
   /** Refreshes waiting and running. */
@@ -85,7 +87,16 @@ export class Refresher {
     setImmediate(() => this.pump());
   }
 
+  /** Takes no more refreshes, forgets the queued ones, and resolves when none runs. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.queue.clear();
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.drained = resolve));
+  }
+
   private pump(): void {
+    if (this.running === 0 && this.stopped) this.drained?.();
     while (this.running < this.options.concurrency && this.queue.size > 0) {
       const [key, { replay, hits }] = this.queue.entries().next().value!;
       this.queue.delete(key);

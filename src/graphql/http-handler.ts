@@ -461,5 +461,11 @@ export function createRequestHandler(deps: HandlerDeps) {
       res.end(payload);
     });
   };
-  return { handle, inflightFills: () => executing, sealFills: () => fills.seal() };
+  return {
+    handle,
+    inflightFills: () => executing,
+    sealFills: () => fills.seal(),
+    /** Stops refresh-ahead; resolves once no refresh runs, so the pool can close. */
+    stopRefreshing: () => refresher.stop(),
+  };
 }

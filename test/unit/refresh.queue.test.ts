@@ -103,6 +103,22 @@ describe('the refresh queue', () => {
     expect(outcomes).toEqual([['skipped', 'b']]);
   });
 
+  it('stops: forgets the queue, takes nothing more, resolves when the last run ends', async () => {
+    const { refresher, runs } = harness({ concurrency: 1 });
+    refresher.offer(invalidated('a', 1));
+    refresher.offer(invalidated('b', 1));
+    await turn();
+    let stopped = false;
+    const stopping = refresher.stop().then(() => (stopped = true));
+    refresher.offer(invalidated('c', 1));
+    await turn();
+    expect(stopped).toBe(false);
+    runs[0].finish('stored');
+    await stopping;
+    expect(runs.map((r) => r.key)).toEqual(['a']);
+    expect(refresher.backlog).toBe(0);
+  });
+
   it('reports a run that throws as failed and goes on with the queue', async () => {
     const { refresher, runs, outcomes } = harness({ concurrency: 1 });
     refresher.offer(invalidated('a', 1));
