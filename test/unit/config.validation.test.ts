@@ -20,6 +20,8 @@ describe('configuration', () => {
       cacheTtlSeconds: 86400,
       reconcileIntervalMs: 1000,
       logLevel: 'info',
+      poolMax: 10,
+      refreshMinHits: 1,
     });
     expect(config.instanceId).toBe(`${require('node:os').hostname()}-${process.pid}`);
   });
@@ -54,6 +56,10 @@ describe('configuration', () => {
       'PGCASCADE_RECONCILE_INTERVAL_MS',
     );
     expect(errorOf(() => loadConfig({ LOG_LEVEL: 'loud' })).message).toContain('expected one of');
+    expect(errorOf(() => loadConfig({ PGCASCADE_REFRESH_MIN_HITS: '-1' })).message).toBe(
+      'PGCASCADE_REFRESH_MIN_HITS="-1" is invalid: expected an integer from 0 to 1000000',
+    );
+    expect(loadConfig({ PGCASCADE_REFRESH_MIN_HITS: '0' }).refreshMinHits).toBe(0);
   });
 
   it('lets flags override the environment and rejects unknown flags', () => {
