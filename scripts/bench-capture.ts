@@ -53,6 +53,8 @@ interface PhaseResult {
   cpuMicros: number | undefined;
   entries: number;
   notifies: number;
+  /** Share of this machine's CPU time its hypervisor took (steal) during the phase. */
+  steal: number | undefined;
 }
 
 const USAGE = `usage: DATABASE_URL=postgres://... scripts/bench-capture [--seconds 10] [--rounds 2]
@@ -174,6 +176,18 @@ async function runNode(url: string, table: string, options: Options, seconds: nu
   return { tps: transactions / elapsed, transactions };
 }
 
+/** This machine's CPU time so far from /proc/stat: all of it, and the stolen part. */
+function machineTicks(): { total: number; steal: number } | undefined {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    // cpu user nice system idle iowait irq softirq steal ...
+    const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    return { total: ticks.reduce((sum, t) => sum + t, 0), steal: ticks[7] };
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU seconds the local process `pid` has used so far, or undefined if it is gone. */
 function cpuSeconds(pid: number): number | undefined {
   try {
@@ -244,11 +258,17 @@ async function phase(bench: Bench, mode: ListenerMode, table: Table, seconds: nu
   const [before] = await query(bench.admin, LAST_SEQ);
   bench.notifies = 0;
   const cpu = sampleWriterCpu(bench.admin);
+  const ticksBefore = machineTicks();
   const run =
     bench.driver === 'pgbench'
       ? await runPgbench(bench.url, bench.scripts[table], bench.options, seconds)
       : await runNode(bench.url, TABLES[table], bench.options, seconds);
   const cpuSecondsUsed = await cpu();
+  const ticksAfter = machineTicks();
+  const steal =
+    ticksBefore && ticksAfter && ticksAfter.total > ticksBefore.total
+      ? (ticksAfter.steal - ticksBefore.steal) / (ticksAfter.total - ticksBefore.total)
+      : undefined;
   // A round trip lets the listener's backend hand over what it still holds.
   await bench.listener.query('select 1');
   const [after] = await query(bench.admin, ENTRIES_SINCE, [before.seq, TABLES.tracked]);
@@ -260,6 +280,7 @@ async function phase(bench: Bench, mode: ListenerMode, table: Table, seconds: nu
     cpuMicros,
     entries: after.n,
     notifies: bench.notifies,
+    steal,
   };
   return result;
 }
@@ -296,10 +317,10 @@ async function startListener(url: string): Promise<{ stop(): Promise<void> }> {
 const micros = (value: number | undefined) => (value === undefined ? 'n/a' : value.toFixed(0));
 
 async function runPhases(bench: Bench): Promise<PhaseResult[]> {
-  const widths = [5, -19, -10, 7, 12, 11, 13, 7];
+  const widths = [5, -19, -10, 7, 12, 11, 13, 7, 7];
   const results: PhaseResult[] = [];
   const header = ['phase', 'listener', 'table', 'tx/s', 'transactions', 'CPU µs/tx'];
-  console.log(columns([...header, 'audit entries', 'NOTIFYs'], widths));
+  console.log(columns([...header, 'audit entries', 'NOTIFYs', 'steal'], widths));
   for (const mode of MODES) {
     await setIdle(bench.listener, mode === 'idle');
     const service = mode === 'service' ? await startListener(bench.url) : undefined;
@@ -308,7 +329,9 @@ async function runPhases(bench: Bench): Promise<PhaseResult[]> {
         const r = await phase(bench, mode, table, bench.options.seconds);
         results.push(r);
         const cells = [results.length, MODE_LABELS[mode], table, r.tps.toFixed(0), r.transactions];
-        console.log(columns([...cells, micros(r.cpuMicros), r.entries, r.notifies], widths));
+        const steal = r.steal === undefined ? 'n/a' : `${(100 * r.steal).toFixed(1)}%`;
+        const counts = [micros(r.cpuMicros), r.entries, r.notifies, steal];
+        console.log(columns([...cells, ...counts], widths));
       }
     }
     await service?.stop();
@@ -323,18 +346,36 @@ function printSummary(results: PhaseResult[]): void {
   const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
   const label = (mode: ListenerMode) => MODE_LABELS[mode];
 
-  let widths = [-19, 14, 12, 17, 0];
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
+
+  let widths = [-19, 14, 12, 17, 9, 0];
   console.log('');
-  console.log(
-    columns(['tx/s (mean)', 'untracked', 'tracked', 'tracked/untracked', 'each round'], widths),
-  );
+  const header = [
+    'tx/s (mean)',
+    'untracked',
+    'tracked',
+    'tracked/untracked',
+    'median',
+    'each round',
+  ];
+  console.log(columns(header, widths));
   for (const mode of MODES) {
     const [untracked, tracked] = [of(mode, 'untracked'), of(mode, 'tracked')];
     const [u, t] = [mean(untracked.map((r) => r.tps)), mean(tracked.map((r) => r.tps))];
     // Other load on the machine drifts; a round's pair ran back to back, so compare those too.
-    const rounds = tracked.map((r, i) => (r.tps / untracked[i].tps).toFixed(3)).join(' ');
-    const cells = [label(mode), u.toFixed(0), t.toFixed(0), (t / u).toFixed(3), rounds];
-    console.log(columns(cells, widths));
+    const ratios = tracked.map((r, i) => r.tps / untracked[i].tps);
+    const rounds = ratios.map((ratio) => ratio.toFixed(3)).join(' ');
+    const cells = [label(mode), u.toFixed(0), t.toFixed(0), (t / u).toFixed(3)];
+    console.log(columns([...cells, median(ratios).toFixed(3), rounds], widths));
+  }
+  const steals = results.flatMap((r) => (r.steal === undefined ? [] : [100 * r.steal]));
+  if (steals.length > 0) {
+    const range = `${Math.min(...steals).toFixed(1)}–${Math.max(...steals).toFixed(1)}%`;
+    console.log(`CPU time taken by the hypervisor (steal) per phase: ${range}`);
   }
   const notifying = mean(of('idle', 'tracked').map((r) => r.tps));
   const plain = mean(of('none', 'untracked').map((r) => r.tps));
