@@ -135,6 +135,7 @@ function graphqlError(message: string, code: string): Buffer {
  */
 function statusOf(status: number, contentType: string | null, body: Buffer): number {
   if (status !== 200 || !contentType?.includes('json') || body[0] !== 0x7b) return status;
+  if (!body.includes('"errors"')) return status;
   try {
     const parsed = JSON.parse(body.toString('utf8')) as { data?: unknown; errors?: unknown };
     return parsed.errors !== undefined && !('data' in parsed) ? 400 : status;
