@@ -1,8 +1,9 @@
 /**
- * The update trigger function that track() generates per table (sql/core/004): its fast
- * statement must name rows exactly as the general rules do, hand every other update to
- * them, fail loudly when a column it names is renamed, and go with untrack. The upgrade
- * of a database tracked before 004 is checked on a database of its own.
+ * The update capture that track() generates per table (sql/core/004 and 005): its fast
+ * statement must name rows exactly as the general rules do, the move flag must send every
+ * update that moved a row to them, however the row moved, a renamed column must fail
+ * loudly, and everything goes with untrack. The upgrades of databases tracked before 004
+ * and before 005 are checked on databases of their own.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -152,6 +153,94 @@ it('drops the generated function with untrack, and keeps one per table', async (
     [fn],
   );
   expect(rows).toEqual([]);
+  const triggers = await db.pool.query(
+    'select tgname from pg_trigger where tgrelid = $1::regclass',
+    [table],
+  );
+  expect(triggers.rows).toEqual([]);
+});
+
+// The move flag --------------------------------------------------------------------
+
+async function postsTable(): Promise<string> {
+  const table = `capture_fn.moving_${tables++}`;
+  await db.pool.query(`create table ${table} (id int primary key, published boolean, n int)`);
+  await db.pool.query(`select pgcascade.track($1, 'Post', 'id', '{}', '{published}')`, [table]);
+  await db.pool.query(`insert into ${table} values (1, true, 0), (2, true, 0)`);
+  return table;
+}
+
+it('sees a row moved by a BEFORE trigger, not by the update itself', async () => {
+  const table = await postsTable();
+  await db.pool.query(`create function ${table}_hide() returns trigger language plpgsql as $$
+    begin new.published := false; return new; end $$`);
+  await db.pool.query(`create trigger hide before update on ${table}
+    for each row execute function ${table}_hide()`);
+
+  await db.pool.query(`update ${table} set n = 1 where id = 1`);
+
+  const updated = (await entriesOf(db.pool, table))[1];
+  expect(updated.tags).toEqual(['Post:1', 'Post[published=false]', 'Post[published=true]']);
+});
+
+it('keeps the move of a statement whose row trigger updates the same table again', async () => {
+  const table = await postsTable();
+  // Named to fire after pgcascade_capture_move, so the nested update runs once the outer
+  // statement has flagged its move; clearing the flag there would hide that move.
+  await db.pool.query(`create function ${table}_touch() returns trigger language plpgsql as $$
+    begin
+      if pg_trigger_depth() = 1 then
+        update ${table} set n = n + 1 where id = 2;
+      end if;
+      return null;
+    end $$`);
+  await db.pool.query(`create trigger zz_touch after update on ${table}
+    for each row execute function ${table}_touch()`);
+
+  await db.pool.query(`update ${table} set published = false where id = 1`);
+
+  const entries = (await entriesOf(db.pool, table)).slice(1);
+  expect(entries.map((e) => e.tags)).toEqual([
+    ['Post:2'],
+    ['Post:1', 'Post[published=false]', 'Post[published=true]'],
+  ]);
+});
+
+it('names every row of a many-row update that moves none, in one entry', async () => {
+  const table = await postsTable();
+  await db.pool.query(`insert into ${table} select g, g % 2 = 0, 0 from generate_series(3, 500) g`);
+
+  await db.pool.query(`update ${table} set n = n + 1`);
+
+  const updated = (await entriesOf(db.pool, table))[2];
+  expect(updated.row_count).toBe(500);
+  expect(updated.tags).toHaveLength(500);
+  expect(updated.tags).toEqual(expect.arrayContaining(['Post:1', 'Post:250', 'Post:500']));
+  expect(updated.tags.some((t) => t.includes('['))).toBe(false);
+});
+
+it('flags a move only within its transaction', async () => {
+  const table = await postsTable();
+  const client = await db.pool.connect();
+  try {
+    await client.query('begin');
+    await client.query(`update ${table} set published = false where id = 1`);
+    await client.query('commit');
+    await client.query(`update ${table} set n = 1 where id = 1`);
+    const flag = await client.query<{ flag: string | null }>(
+      `select current_setting('pgcascade.moved_' || $1::regclass::oid, true) as flag`,
+      [table],
+    );
+    expect(flag.rows[0].flag ?? '').toBe('');
+  } finally {
+    client.release();
+  }
+
+  const entries = (await entriesOf(db.pool, table)).slice(1);
+  expect(entries.map((e) => e.tags)).toEqual([
+    ['Post:1', 'Post[published=false]', 'Post[published=true]'],
+    ['Post:1'],
+  ]);
 });
 
 it('moves tables tracked before migration 004 onto generated functions', async () => {
@@ -172,6 +261,7 @@ it('moves tables tracked before migration 004 onto generated functions', async (
     await client.query('drop table gone');
 
     await client.query(fs.readFileSync(path.join(core, '004_fast_capture.sql'), 'utf8'));
+    await client.query(fs.readFileSync(path.join(core, '005_move_flag.sql'), 'utf8'));
     await client.query('insert into notes values (1, 0)');
     await client.query('update notes set n = 1');
 
@@ -187,6 +277,38 @@ it('moves tables tracked before migration 004 onto generated functions', async (
       { operation: 'INSERT', tags: ['Note[]', 'Note:1'] },
       { operation: 'UPDATE', tags: ['Note:1'] },
     ]);
+  } finally {
+    await client.end();
+    await db.pool.query(`drop database ${name} with (force)`);
+  }
+});
+
+it('gives tables tracked before migration 005 the move trigger', async () => {
+  const name = `${db.name}_upgrade5`;
+  await db.pool.query(`create database ${name}`);
+  const client = new pg.Client(databaseUrl(name));
+  await client.connect();
+  try {
+    const core = path.join(__dirname, '../../sql/core');
+    for (const file of fs
+      .readdirSync(core)
+      .filter((f) => f < '005')
+      .sort()) {
+      await client.query(fs.readFileSync(path.join(core, file), 'utf8'));
+    }
+    await client.query('create table posts (id int primary key, published boolean, n int)');
+    await client.query(`select pgcascade.track('posts', 'Post', 'id', '{}', '{published}')`);
+    await client.query('insert into posts values (1, true, 0)');
+
+    await client.query(fs.readFileSync(path.join(core, '005_move_flag.sql'), 'utf8'));
+    await client.query('update posts set published = false');
+
+    const { rows } = await client.query(
+      `select tgname from pg_trigger where tgrelid = 'posts'::regclass order by tgname`,
+    );
+    expect(rows.map((r) => r.tgname)).toContain('pgcascade_capture_move');
+    const audit = await client.query('select tags from pgcascade.audit order by seq');
+    expect(audit.rows[1].tags).toEqual(['Post:1', 'Post[published=false]', 'Post[published=true]']);
   } finally {
     await client.end();
     await db.pool.query(`drop database ${name} with (force)`);
