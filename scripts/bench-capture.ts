@@ -2,7 +2,9 @@
  * Capture overhead benchmark (not a test): concurrent single-row autocommit updates on an
  * untracked table and an identically shaped tracked one, in alternating phases, without
  * and with an idle listener (then every write must NOTIFY). Prints tx/s and their ratios.
- * Needs DATABASE_URL; applies the core migrations, works in schema bench_capture and drops it.
+ * With --floor it also measures what any statement trigger that records rows costs (the
+ * floor under capture). Needs DATABASE_URL; applies the core migrations, works in schema
+ * bench_capture and drops it.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,8 +21,27 @@ const WRITER_APP = 'bench-capture-writer';
 // Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ).
 const TICKS_PER_SECOND = 100;
 const SCHEMA = 'bench_capture';
-const TABLES = { untracked: `${SCHEMA}.untracked`, tracked: `${SCHEMA}.tracked` } as const;
+const TABLES = {
+  untracked: `${SCHEMA}.untracked`,
+  tracked: `${SCHEMA}.tracked`,
+  empty: `${SCHEMA}.floor_empty`,
+  insert: `${SCHEMA}.floor_insert`,
+  scan: `${SCHEMA}.floor_scan`,
+} as const;
 type Table = keyof typeof TABLES;
+// The floor: statement triggers with both transition tables, as capture's, doing less.
+type Floor = 'empty' | 'insert' | 'scan';
+const FLOORS: Record<Floor, { label: string; body: string }> = {
+  empty: { label: 'trigger that returns at once', body: '' },
+  insert: {
+    label: 'trigger inserting a constant row',
+    body: `insert into ${SCHEMA}.floor_log (keys) values ('{x}');`,
+  },
+  scan: {
+    label: "trigger inserting the new rows' ids",
+    body: `insert into ${SCHEMA}.floor_log (keys) select array_agg(id::text) from new_rows;`,
+  },
+};
 // none: nothing listens; idle: a session that stays idle, so every write NOTIFYs (the
 // worst case); service: pgcascade's own listener, draining under load as in production.
 type ListenerMode = 'none' | 'idle' | 'service';
@@ -42,6 +63,8 @@ interface Options {
   rows: number;
   /** Load generator; `auto` uses pgbench when it runs. */
   driver: 'auto' | 'pgbench' | 'node';
+  /** Also measure the floor triggers against the untracked table. Default off. */
+  floor: boolean;
 }
 
 interface PhaseResult {
@@ -58,14 +81,24 @@ interface PhaseResult {
 }
 
 const USAGE = `usage: DATABASE_URL=postgres://... scripts/bench-capture [--seconds 10] [--rounds 2]
-       [--clients 8] [--rows 100000] [--driver auto|pgbench|node]`;
+       [--clients 8] [--rows 100000] [--driver auto|pgbench|node] [--floor]`;
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { seconds: 10, rounds: 2, clients: 8, rows: 100_000, driver: 'auto' };
+  const options: Options = {
+    seconds: 10,
+    rounds: 2,
+    clients: 8,
+    rows: 100_000,
+    driver: 'auto',
+    floor: false,
+  };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     const key = flag?.replace(/^--/, '');
-    if (key === 'driver' && (value === 'auto' || value === 'pgbench' || value === 'node')) {
+    if (key === 'floor') {
+      options.floor = true;
+      i--;
+    } else if (key === 'driver' && (value === 'auto' || value === 'pgbench' || value === 'node')) {
       options.driver = value;
     } else if (key === 'seconds' || key === 'rounds' || key === 'clients' || key === 'rows') {
       const n = Number(value);
@@ -87,10 +120,12 @@ async function query(client: pg.ClientBase, sql: string, values?: unknown[]) {
   return (await client.query(sql, values)).rows;
 }
 
-async function setUp(admin: pg.Client, rows: number): Promise<void> {
+async function setUp(admin: pg.Client, options: Options): Promise<void> {
+  const { rows } = options;
   await dropSchema(admin);
   await admin.query(`create schema ${SCHEMA}`);
-  for (const table of Object.values(TABLES)) {
+  const tables = options.floor ? Object.values(TABLES) : [TABLES.untracked, TABLES.tracked];
+  for (const table of tables) {
     // pgbench_accounts' shape: a key, a group, the counter, and a filler that pads the row.
     await admin.query(`create table ${table} (
       id bigint primary key, group_id bigint not null, counter bigint not null default 0,
@@ -105,6 +140,20 @@ async function setUp(admin: pg.Client, rows: number): Promise<void> {
     `select pgcascade.track($1, 'BenchRow', 'id', '{"group_id": "BenchGroup"}', '{}')`,
     [TABLES.tracked],
   );
+  if (options.floor) await setUpFloor(admin);
+}
+
+/** The floor triggers, on tables of their own; they log into a one-index table. */
+async function setUpFloor(admin: pg.Client): Promise<void> {
+  await admin.query(`create table ${SCHEMA}.floor_log (
+    seq bigint generated always as identity primary key, keys text[] not null)`);
+  for (const [floor, { body }] of Object.entries(FLOORS)) {
+    await admin.query(`create function ${SCHEMA}.floor_${floor}() returns trigger
+      language plpgsql as $$ begin ${body} return null; end $$`);
+    await admin.query(`create trigger floor after update on ${TABLES[floor as Floor]}
+      referencing old table as old_rows new table as new_rows for each statement
+      execute function ${SCHEMA}.floor_${floor}()`);
+  }
 }
 
 async function dropSchema(admin: pg.Client): Promise<number> {
@@ -340,17 +389,17 @@ async function runPhases(bench: Bench): Promise<PhaseResult[]> {
   return results;
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 function printSummary(results: PhaseResult[]): void {
   const of = (mode: ListenerMode, table: Table) =>
     results.filter((r) => r.mode === mode && r.table === table);
   const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
   const label = (mode: ListenerMode) => MODE_LABELS[mode];
-
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  };
 
   let widths = [-19, 14, 12, 17, 9, 0];
   console.log('');
@@ -414,6 +463,28 @@ async function printLargeUpdates(bench: Bench): Promise<void> {
   await setIdle(bench.listener, false);
 }
 
+/** Untracked against each floor trigger, back to back in every round, with nothing listening. */
+async function runFloor(bench: Bench): Promise<void> {
+  const floors = Object.keys(FLOORS) as Floor[];
+  const ratios = new Map<Floor, number[]>(floors.map((f) => [f, []]));
+  for (let round = 0; round < bench.options.rounds; round++) {
+    const untracked = await phase(bench, 'none', 'untracked', bench.options.seconds);
+    for (const floor of floors) {
+      const r = await phase(bench, 'none', floor, bench.options.seconds);
+      ratios.get(floor)!.push(r.tps / untracked.tps);
+    }
+  }
+  const widths = [-36, 9, 0];
+  console.log('');
+  console.log(columns(['the floor: tx/s of an update with a', 'median', 'each round'], widths));
+  for (const floor of floors) {
+    const values = ratios.get(floor)!;
+    const rounds = values.map((v) => v.toFixed(3)).join(' ');
+    console.log(columns([FLOORS[floor].label, median(values).toFixed(3), rounds], widths));
+  }
+  console.log('(each over untracked in the same round; the first two read no transition table)');
+}
+
 function writeScripts(dir: string): Record<Table, string> {
   const scripts = {} as Record<Table, string>;
   for (const table of Object.keys(TABLES) as Table[]) {
@@ -456,7 +527,7 @@ async function main(): Promise<void> {
     const applied = await migrate(admin, 'core', silentLogger);
     const [server] = await query(admin, 'select version() as version, pg_backend_pid() as pid');
     bench.local = cpuSeconds(server.pid) !== undefined;
-    await setUp(admin, options.rows);
+    await setUp(admin, options);
     await listener.connect();
     await listener.query('listen pgcascade');
 
@@ -479,6 +550,7 @@ async function main(): Promise<void> {
     await phase(bench, 'none', 'untracked', Math.min(3, options.seconds));
     printSummary(await runPhases(bench));
     await printLargeUpdates(bench);
+    if (options.floor) await runFloor(bench);
   } finally {
     await listener.end().catch(() => undefined);
     const removed = await dropSchema(admin).catch((error: Error) => {

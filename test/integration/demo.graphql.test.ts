@@ -74,17 +74,18 @@ describe('reading through loaders', () => {
   });
 
   it('batches every nesting level of a list into one query per kind of read', async () => {
+    // One root field: the loads of two root fields meet in one batch only if both root
+    // queries answer within the same tick, which the database's timing decides.
     const result = await run(`{
       users(first: 4) {
         posts { author { name } comments { author { email } post { title } } }
       }
-      posts(first: 10) { author { name } }
     }`);
 
     expect(result.errors).toBeUndefined();
     expect(result.data.users).toHaveLength(4);
-    // users, posts, posts by author, comments by post; authors and posts come primed.
-    expect(queries.mock.calls.length).toBe(4);
+    // users, posts by author, comments by post; authors and posts come primed.
+    expect(queries.mock.calls.length).toBe(3);
   });
 
   it('lists users by id ascending and posts by id descending', async () => {
