@@ -577,7 +577,8 @@ export function summarise(
   const unresolved = w.resolveSqlWrites();
   const { stale, examples } = findStaleReads(w);
 
-  const seconds = Math.ceil(elapsedSeconds);
+  // Whole seconds only: the last few milliseconds of a run would chart as a drop to zero.
+  const seconds = Math.max(1, Math.floor(elapsedSeconds));
   const series = Array.from({ length: seconds }, (_, second) => {
     const from = startedAt + second * 1000;
     const inSecond = w.samples.filter((s) => s.doneAt >= from && s.doneAt < from + 1000);
