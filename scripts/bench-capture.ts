@@ -445,22 +445,27 @@ function printSummary(results: PhaseResult[]): void {
 }
 
 async function printLargeUpdates(bench: Bench): Promise<void> {
-  const widths = [-36, 8, 13];
-  const big = async (label: string, table: Table) => {
+  const widths = [-42, 8, 13];
+  const big = async (label: string, table: Table, set: string) => {
     const [before] = await query(bench.admin, LAST_SEQ);
     const started = process.hrtime.bigint();
-    await bench.admin.query(`update ${TABLES[table]} set counter = counter + 1 where id <= 10000`);
+    await bench.admin.query(`update ${TABLES[table]} set ${set} where id <= 10000`);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     const [after] = await query(bench.admin, ENTRIES_SINCE, [before.seq, TABLES[table]]);
     console.log(columns([label, ms.toFixed(1), after.n], widths));
   };
+  const count = 'counter = counter + 1';
   console.log('');
   console.log(columns(['one statement updating 10,000 rows', 'ms', 'audit entries'], widths));
-  await big('untracked', 'untracked');
-  await big('tracked, no idle listener', 'tracked');
+  await big('untracked', 'untracked', count);
+  await big('tracked, no idle listener', 'tracked', count);
   await setIdle(bench.listener, true);
-  await big('tracked, idle listener (NOTIFY of seq)', 'tracked');
+  await big('tracked, idle listener (NOTIFY of seq)', 'tracked', count);
   await setIdle(bench.listener, false);
+  // Every row moves to another parent: the general rules, with each row's list tags.
+  const move = 'group_id = (group_id + 1) % 1000';
+  await big('untracked, moving every row', 'untracked', move);
+  await big('tracked, moving every row (general rules)', 'tracked', move);
 }
 
 /** Untracked against each floor trigger, back to back in every round, with nothing listening. */

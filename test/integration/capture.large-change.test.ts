@@ -62,6 +62,49 @@ it('wakes the listener with the seq alone, in a payload under 8000 bytes', async
   expect(JSON.parse(payload)).toEqual({ s: Number(update.seq) });
 });
 
+// Rows that change a list column or their id take the general rules, which pair the old
+// and new rows of the whole statement in one query (migration 006).
+it('records a 10,000-row update that moves every row as one entry with its lists and parents', async () => {
+  const table = 'capture_large.tasks';
+  await db.pool.query(
+    `create table ${table} (id bigint primary key, owner_id bigint, open boolean)`,
+  );
+  await db.pool.query(
+    `select pgcascade.track($1, 'Task', 'id', '{"owner_id": "Owner"}', '{open}')`,
+    [table],
+  );
+  await writer.query(`insert into ${table} select g, g % 100, true from generate_series(1, $1) g`, [
+    ROWS,
+  ]);
+
+  await writer.query(`update ${table} set open = false, owner_id = owner_id + 100`);
+
+  const owners = Array.from({ length: 200 }, (_, i) => i);
+  const expected = [
+    ...Array.from({ length: ROWS }, (_, i) => `Task:${i + 1}`),
+    'Task[open=false]',
+    'Task[open=true]',
+    ...owners.map((o) => `Task[owner_id=${o}]`),
+    ...owners.map((o) => `Owner:${o}`),
+  ];
+  const [, update] = await entriesOf(db.pool, table);
+  expect(update.operation).toBe('UPDATE');
+  expect(update.row_count).toBe(ROWS);
+  expect([...update.tags].sort()).toEqual(expected.sort());
+});
+
+it('records a 10,000-row update of every id with both ids and the unfiltered list', async () => {
+  const table = await counters('ids');
+  await writer.query(`insert into ${table} select g, 0 from generate_series(1, $1) g`, [ROWS]);
+
+  await writer.query(`update ${table} set id = id + $1`, [ROWS]);
+
+  const [, update] = await entriesOf(db.pool, table);
+  const ids = Array.from({ length: 2 * ROWS }, (_, i) => `Counter:${i + 1}`);
+  expect([...update.tags].sort()).toEqual(['Counter[]', ...ids].sort());
+  expect([...update.entities].sort()).toEqual([...ids].sort());
+});
+
 it('records a 10,000-row delete as one entry', async () => {
   const table = await counters('delete');
   await writer.query(`insert into ${table} select g, 0 from generate_series(1, $1) g`, [ROWS]);
