@@ -17,6 +17,13 @@ import { silentLogger } from '../src/logger';
 import { percentile, urlFor, writeJson } from './bench-report';
 import type { ServerCounters, ServerMessage } from './load-server';
 import { renderReport } from './report-html';
+import {
+  findStaleReads,
+  type CreateRecord,
+  type Kind,
+  type ReadRecord,
+  type WriteRecord,
+} from './stale-reads';
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes. */
 export const wall = () => performance.timeOrigin + performance.now();
@@ -164,33 +171,6 @@ export async function startServer(env: Record<string, string>): Promise<ServerHa
 
 // ---------------------------------------------------------------- the workload
 
-type Kind = 'user' | 'posts' | 'post' | 'renameUser' | 'updatePost' | 'createPost' | 'sql';
-
-interface Observation {
-  entity: string;
-  version: number;
-}
-
-interface ReadRecord {
-  sentAt: number;
-  observations: Observation[];
-  list?: { author: number; ids: number[]; full: boolean };
-}
-
-interface WriteRecord {
-  entity: string;
-  version: number;
-  /** When its invalidation was applied (mutations: when the response arrived). */
-  appliedAt?: number;
-  seq?: number;
-}
-
-interface CreateRecord {
-  author: number;
-  id: number;
-  appliedAt: number;
-}
-
 interface Sample {
   kind: Kind;
   /** Scheduled time (wall ms): latency counts from here, as in an open-loop test. */
@@ -224,6 +204,8 @@ export class Workload {
   private version = 0;
   private inflight = 0;
   dropped = 0;
+  /** Why requests failed: "kind: reason" and how often, so a run's errors explain themselves. */
+  readonly errorReasons = new Map<string, number>();
 
   constructor(
     private readonly server: ServerHandle,
@@ -303,6 +285,19 @@ export class Workload {
     return undefined;
   }
 
+  private noteError(kind: Kind, reason: string): void {
+    const key = `${kind}: ${reason.slice(0, 160)}`;
+    this.errorReasons.set(key, (this.errorReasons.get(key) ?? 0) + 1);
+  }
+
+  /** Notes why a response failed and returns false; returns true for a success. */
+  private check(kind: Kind, r: { status: number; json: any }, success: boolean): boolean {
+    if (success) return true;
+    const message = r.json?.errors?.[0]?.message;
+    this.noteError(kind, `HTTP ${r.status}${message ? `, ${message}` : ', no data'}`);
+    return false;
+  }
+
   private async one(kind: Kind, dueAt: number): Promise<void> {
     const sentAt = wall();
     let ok = false;
@@ -313,10 +308,12 @@ export class Workload {
         const r = await this.post(JSON.stringify({ query: QUERIES.user, variables: { id } }));
         cache = r.cache;
         const user = r.json.data?.user;
-        ok = r.status === 200 && !!user;
+        ok = this.check(kind, r, r.status === 200 && !!user);
         if (user)
           this.reads.push({
+            kind,
             sentAt,
+            cache,
             observations: [{ entity: `User:${id}`, version: versionOf(user.name) }],
           });
       } else if (kind === 'post') {
@@ -324,10 +321,12 @@ export class Workload {
         const r = await this.post(JSON.stringify({ query: QUERIES.post, variables: { id } }));
         cache = r.cache;
         const p = r.json.data?.post;
-        ok = r.status === 200 && !r.json.errors;
+        ok = this.check(kind, r, r.status === 200 && !r.json.errors);
         if (p) {
           this.reads.push({
+            kind,
             sentAt,
+            cache,
             observations: [
               { entity: `Post:${p.id}`, version: versionOf(p.title) },
               { entity: `User:${p.author.id}`, version: versionOf(p.author.name) },
@@ -341,10 +340,12 @@ export class Workload {
         );
         cache = r.cache;
         const list: Array<{ id: string; title: string }> | undefined = r.json.data?.posts;
-        ok = r.status === 200 && !!list;
+        ok = this.check(kind, r, r.status === 200 && !!list);
         if (list) {
           this.reads.push({
+            kind,
             sentAt,
+            cache,
             observations: list.map((p) => ({
               entity: `Post:${p.id}`,
               version: versionOf(p.title),
@@ -355,8 +356,9 @@ export class Workload {
       } else {
         ok = await this.write(kind);
       }
-    } catch {
+    } catch (error) {
       ok = false;
+      this.noteError(kind, error instanceof Error ? error.message : String(error));
     }
     this.samples.push({ kind, dueAt, doneAt: wall(), ok, cache });
   }
@@ -372,7 +374,7 @@ export class Workload {
         }),
       );
       const id = Number(r.json.data?.createPost?.post?.id);
-      if (!id) return false;
+      if (!this.check(kind, r, !!id)) return false;
       this.creates.push({ author, id, appliedAt: wall() });
       return true;
     }
@@ -399,7 +401,7 @@ export class Workload {
       const variables = isUser ? { id, n: text } : { id, t: text };
       const r = await this.post(JSON.stringify({ query, variables }));
       const status = r.json.data?.[isUser ? 'renameUser' : 'updatePost']?.status;
-      if (status !== 'success') return false;
+      if (!this.check(kind, r, status === 'success')) return false;
       // Guarantee 1: the response comes after the cascade is applied on this instance.
       this.writes.push({ entity, version, appliedAt: wall() });
       return true;
@@ -447,6 +449,7 @@ export class Workload {
   forgetSamples(): void {
     this.samples.length = 0;
     this.dropped = 0;
+    this.errorReasons.clear();
   }
 
   /** Fills in applied times of SQL writes from the server's reports. */
@@ -466,58 +469,6 @@ export class Workload {
   }
 }
 
-// ---------------------------------------------------------------- staleness
-
-/** Reads that returned data older than a write applied before the read was sent. */
-export function findStaleReads(w: Workload): { stale: number; examples: string[] } {
-  const byEntity = new Map<string, WriteRecord[]>();
-  for (const write of w.writes) {
-    if (write.appliedAt === undefined) continue;
-    const list = byEntity.get(write.entity) ?? [];
-    list.push(write);
-    byEntity.set(write.entity, list);
-  }
-  for (const list of byEntity.values()) list.sort((a, b) => a.appliedAt! - b.appliedAt!);
-  const createsByAuthor = new Map<number, CreateRecord[]>();
-  for (const c of w.creates) {
-    const list = createsByAuthor.get(c.author) ?? [];
-    list.push(c);
-    createsByAuthor.set(c.author, list);
-  }
-
-  let stale = 0;
-  const examples: string[] = [];
-  for (const read of w.reads) {
-    let isStale = false;
-    for (const o of read.observations) {
-      const writes = byEntity.get(o.entity);
-      if (!writes) continue;
-      let latest = 0;
-      for (const write of writes) {
-        if (write.appliedAt! >= read.sentAt) break;
-        latest = Math.max(latest, write.version);
-      }
-      if (o.version < latest) {
-        isStale = true;
-        if (examples.length < 5)
-          examples.push(`${o.entity} read v${o.version} after v${latest} applied`);
-      }
-    }
-    if (read.list) {
-      const floor = read.list.full ? Math.min(...read.list.ids) : 0;
-      for (const c of createsByAuthor.get(read.list.author) ?? []) {
-        if (c.appliedAt < read.sentAt && c.id > floor && !read.list.ids.includes(c.id)) {
-          isStale = true;
-          if (examples.length < 5)
-            examples.push(`posts(authorId: ${read.list.author}) missed new Post:${c.id}`);
-        }
-      }
-    }
-    if (isStale) stale++;
-  }
-  return { stale, examples };
-}
-
 // ---------------------------------------------------------------- summary
 
 export interface RunSummary {
@@ -526,6 +477,8 @@ export interface RunSummary {
   achieved: number;
   dropped: number;
   errors: number;
+  /** The most frequent reasons for errors, most frequent first. */
+  errorReasons: Array<{ reason: string; count: number }>;
   hitRate: number;
   /** Hit rate of each read: user, posts (a list), post (with its author). */
   hitRateByKind: Record<string, number>;
@@ -602,6 +555,10 @@ export function summarise(
     achieved: w.samples.length / elapsedSeconds,
     dropped: w.dropped,
     errors: w.samples.filter((s) => !s.ok).length,
+    errorReasons: [...w.errorReasons]
+      .map(([reason, count]) => ({ reason, count }))
+      .sort((a, b) => b.count - a.count)
+      .slice(0, 5),
     hitRate: hitRateOf(reads),
     hitRateByKind,
     latencyMs: latency(w.samples),
@@ -733,6 +690,7 @@ export function printSummary(s: RunSummary): void {
   console.log(
     `  offered ${s.offered}/s, achieved ${s.achieved.toFixed(0)}/s, dropped ${s.dropped}, errors ${s.errors}`,
   );
+  for (const { reason, count } of s.errorReasons) console.log(`    ${count} × ${reason}`);
   const byKind = Object.entries(s.hitRateByKind)
     .map(([kind, rate]) => `${kind} ${(100 * rate).toFixed(1)}%`)
     .join(', ');

@@ -786,15 +786,20 @@ function hitRateCheck(r: HealthReadings, t: HealthThresholds, cacheFull: boolean
     };
   }
 
+  // The cause named is the one that explains the most misses: each eviction for size or
+  // invalidation explains at most one, and the rest are of results not cached before.
+  const bySize = Math.min(w.sizeEvictions, w.miss);
+  const byInvalidation = Math.min(w.invalidationEvictions, w.miss - bySize);
+  const unexplained = w.miss - bySize - byInvalidation;
   let action: string;
-  if (w.sizeEvictions > 0 && w.sizeEvictions >= 0.1 * w.miss) {
+  if (bySize > 0 && bySize >= byInvalidation && bySize >= unexplained) {
     action = cacheFull
       ? `The hit rate is ${percent(rate)} and the working set may not fit: ` +
         `${w.sizeEvictions} evictions for size against ${w.miss} misses. See the cache-bytes ` +
         'recommendation.'
       : `The hit rate is ${percent(rate)} and ${w.sizeEvictions} entries were evicted for size ` +
         `against ${w.miss} misses. ${raiseMaxBytesAction(r)}`;
-  } else if (w.invalidationEvictions >= 0.1 * w.miss) {
+  } else if (byInvalidation > 0 && byInvalidation >= unexplained) {
     action =
       `The hit rate is ${percent(rate)} because writes invalidate much of the cache: ` +
       `${w.invalidationEvictions} cached results were invalidated against ${w.miss} misses in ` +
@@ -803,11 +808,16 @@ function hitRateCheck(r: HealthReadings, t: HealthThresholds, cacheFull: boolean
       'instead of whole lists or PREFIX/ALL query invalidations, and track their tables with ' +
       'filters so that an update invalidates only the lists it can move rows between.';
   } else {
+    // While the window is younger than its length, first fills of a cache starting cold
+    // look the same as queries asked once.
+    const young = w.spanMs < w.windowMs;
     action =
       `The hit rate is ${percent(rate)} but only ${w.sizeEvictions} evictions for size and ` +
-      `${w.invalidationEvictions} invalidations explain ${w.miss} misses: most queries are ` +
-      'asked only once. Check that clients pass values as GraphQL variables rather than ' +
-      'writing them into the query text, and that they do not vary field order or aliases.';
+      `${w.invalidationEvictions} invalidations explain ${w.miss} misses: ` +
+      (young ? `the cache is still filling in ${span}, or ` : '') +
+      'most queries are asked only once. Check that clients pass values as GraphQL ' +
+      'variables rather than writing them into the query text, and that they do not vary ' +
+      'field order or aliases.';
   }
   return {
     check: {

@@ -180,6 +180,30 @@ describe('health recommendations', () => {
     );
   });
 
+  it('names the cause that explains most misses, not one that explains a tenth', () => {
+    const readings = healthy();
+    readings.window = { ...readings.window, hit: 5000, miss: 5000, invalidationEvictions: 600 };
+    const [recommendation] = evaluateHealth(readings, THRESHOLDS).recommendations;
+    expect(recommendation.action).toMatch(
+      /^The hit rate is 50% but only 0 evictions for size and 600 invalidations explain 5000 misses: most queries are asked only once\. /,
+    );
+  });
+
+  it('says that a cache younger than the window may still be filling', () => {
+    const readings = healthy();
+    readings.window = {
+      ...readings.window,
+      hit: 300,
+      miss: 700,
+      invalidationEvictions: 70,
+      spanMs: 7_300,
+    };
+    const [recommendation] = evaluateHealth(readings, THRESHOLDS).recommendations;
+    expect(recommendation.action).toMatch(
+      /explain 700 misses: the cache is still filling in the 7\.3 s since start, or most queries are asked only once\./,
+    );
+  });
+
   it('recommends a larger cache bound when size evictions explain a low hit rate', () => {
     const readings = healthy();
     readings.window = {
