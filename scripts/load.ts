@@ -197,7 +197,10 @@ export class Workload {
   readonly reads: ReadRecord[] = [];
   readonly writes: WriteRecord[] = [];
   readonly creates: CreateRecord[] = [];
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+  // The service closes sockets idle for 5 s, and Node's agent heeds the server's
+  // Keep-Alive hint only when it has a timeout of its own: with one, idle sockets close
+  // on the client's side first, so a request is never sent on a socket being closed.
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512, timeout: 4000 });
   private readonly busy = new Set<string>();
   private readonly userKeys: Zipf;
   private readonly postKeys: Zipf;
