@@ -16,6 +16,7 @@ import { DocumentCache, type DocumentInfo } from '../cache/document-cache';
 import { Refresher, type RefreshOutcome, type RefresherOptions } from '../cache/refresh';
 import type { Logger } from '../logger';
 import { inSpan, type Tracing } from '../observability/tracing';
+import { INTERNAL_ERROR_CODE } from './mask-error';
 import { BodyTooLarge, readBody } from './request-body';
 import type { SchemaModule } from './schema-module';
 import type { FillContext, ServerContext } from './yoga';
@@ -130,15 +131,21 @@ function graphqlError(message: string, code: string): Buffer {
 
 /**
  * The status a GraphQL response deserves: a 200 whose body has errors and no data is a
- * request that never executed (it did not parse or validate), which is the client's
- * fault. Yoga answers those with 200 to clients that accept only application/json.
+ * request that never executed. Yoga answers those with 200 to clients that accept only
+ * application/json. Mostly it did not parse or validate, the client's fault (400); when
+ * an error is a masked internal one, the server failed (500).
  */
 function statusOf(status: number, contentType: string | null, body: Buffer): number {
   if (status !== 200 || !contentType?.includes('json') || body[0] !== 0x7b) return status;
   if (!body.includes('"errors"')) return status;
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { data?: unknown; errors?: unknown };
-    return parsed.errors !== undefined && !('data' in parsed) ? 400 : status;
+    const parsed = JSON.parse(body.toString('utf8')) as {
+      data?: unknown;
+      errors?: Array<{ extensions?: { code?: unknown } }>;
+    };
+    if (!Array.isArray(parsed.errors) || 'data' in parsed) return status;
+    const internal = parsed.errors.some((e) => e?.extensions?.code === INTERNAL_ERROR_CODE);
+    return internal ? 500 : 400;
   } catch {
     return status;
   }

@@ -4,7 +4,7 @@
  * the augmented document and collect tags; mutations wait until their changes are
  * applied locally before the response goes out (read-your-writes).
  */
-import { execute, getOperationAST, type GraphQLSchema } from 'graphql';
+import { execute, getOperationAST, GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type pg from 'pg';
 import type { Logger } from '../logger';
@@ -33,6 +33,11 @@ export interface YogaDeps {
   pool: pg.Pool;
   /** Resolves once every change committed so far is applied to the local cache. */
   sync(): Promise<void>;
+  /**
+   * How long a mutation keeps trying to confirm its changes in the local cache while the
+   * audit trail cannot be read (a restarting database), in milliseconds. Default 2000.
+   */
+  confirmTimeoutMs?: number;
   /** Called for every operation executed (pgcascade_executions_total). */
   onExecution(): void;
   log: Logger;
@@ -77,6 +82,35 @@ function fillPlugin(deps: YogaDeps): Plugin<ServerContext> {
   };
 }
 
+/** The code of the error a mutation answers when its changes could not be confirmed. */
+export const WRITE_UNCONFIRMED_CODE = 'WRITE_UNCONFIRMED';
+
+const CONFIRM_RETRY_MS = 100;
+
+/**
+ * Waits until the mutation's changes are applied locally, reading the audit trail again
+ * every 100 ms while reads fail. A database restart fails the read of a mutation that
+ * committed just before it; it succeeds again within about half a second.
+ */
+async function confirmWrites(deps: YogaDeps): Promise<void> {
+  const deadline = Date.now() + (deps.confirmTimeoutMs ?? 2000);
+  for (;;) {
+    try {
+      return await deps.sync();
+    } catch (error) {
+      if (Date.now() + CONFIRM_RETRY_MS > deadline) {
+        deps.log.warn({ err: error }, 'mutation not confirmed: the audit trail cannot be read');
+        throw new GraphQLError(
+          'The mutation ran, but its changes could not be confirmed in the cache: the ' +
+            'database cannot be read. It may have committed; read it back before retrying.',
+          { extensions: { code: WRITE_UNCONFIRMED_CODE, http: { status: 503 } } },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, CONFIRM_RETRY_MS));
+    }
+  }
+}
+
 function readYourWritesPlugin(deps: YogaDeps): Plugin {
   return {
     onExecute({ args }) {
@@ -85,7 +119,7 @@ function readYourWritesPlugin(deps: YogaDeps): Plugin {
       return {
         // The mutation has committed; the response waits until its audit entries (and
         // everything committed before them) are applied to this instance's cache.
-        onExecuteDone: () => deps.sync(),
+        onExecuteDone: () => confirmWrites(deps),
       };
     },
   };

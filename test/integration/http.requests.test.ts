@@ -1,3 +1,4 @@
+import { demoSchemaModule } from '../../src/demo';
 import { startTestService, type TestService } from '../helpers/service';
 
 describe('HTTP behaviour of /graphql', () => {
@@ -105,5 +106,29 @@ describe('HTTP behaviour of /graphql', () => {
     expect(page.headers.get('x-cache')).toBe('bypass');
     expect(await page.text()).toMatch(/graphiql/i);
     expect((await fetch(`${t.service.url}/nothing`)).status).toBe(404);
+  });
+});
+
+describe('a request that fails inside the server before it executes', () => {
+  let t: TestService;
+
+  beforeAll(async () => {
+    const module = {
+      ...demoSchemaModule,
+      context: () => Promise.reject(new Error('the session store is down')),
+    };
+    t = await startTestService({ users: 1, service: { module } });
+  });
+
+  afterAll(() => t.stop());
+
+  it('answers 500 with a masked error, not 400', async () => {
+    const response = await t.gql('{ user(id: 1) { name } }');
+
+    expect(response.status).toBe(500);
+    expect(response.body).toEqual({
+      errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+    });
+    expect(JSON.stringify(response.body)).not.toContain('session store');
   });
 });
