@@ -694,6 +694,8 @@ export function printSummary(s: RunSummary): void {
     `  offered ${s.offered}/s, achieved ${s.achieved.toFixed(0)}/s, dropped ${s.dropped}, errors ${s.errors}`,
   );
   for (const { reason, count } of s.errorReasons) console.log(`    ${count} × ${reason}`);
+  const listed = s.errorReasons.reduce((sum, r) => sum + r.count, 0);
+  if (listed < s.errors) console.log(`    ${s.errors - listed} more, for rarer reasons`);
   const byKind = Object.entries(s.hitRateByKind)
     .map(([kind, rate]) => `${kind} ${(100 * rate).toFixed(1)}%`)
     .join(', ');
