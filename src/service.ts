@@ -108,7 +108,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const module = options.module ?? demoSchemaModule;
   const isDemo = module === demoSchemaModule;
   const cleanup: Array<() => Promise<void>> = [];
+  let undoing = false;
   const undo = async () => {
+    undoing = true;
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
   };
 
@@ -125,7 +127,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       await admin.end();
     }
 
-    const pool = createPool({ connectionString: database.url, max: config.poolMax }, log);
+    const pool = createPool(
+      { connectionString: database.url, max: config.poolMax, stopping: () => undoing },
+      log,
+    );
     cleanup.push(() => pool.end());
     if (isDemo && options.seedDemo !== false && (await isDemoEmpty(pool))) {
       log.info('seeding the demo schema');

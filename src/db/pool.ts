@@ -19,6 +19,12 @@ export interface PoolOptions {
   applicationName?: string;
   /** Give up connecting after this long, in milliseconds. Default 5000. */
   connectTimeoutMs?: number;
+  /**
+   * True once the service is stopping: idle connections that fail then are expected (a
+   * terminal's Ctrl-C also reaches an embedded server, which closes them) and are logged
+   * at debug level. Default: never.
+   */
+  stopping?: () => boolean;
 }
 
 /** Creates the pool; queries fail fast rather than hang when the database is gone. */
@@ -33,7 +39,8 @@ export function createPool(options: PoolOptions, log: Logger): pg.Pool {
   // pg-pool attaches the failed client to the error; logged with it, a line is ~10 KB.
   pool.on('error', (error: Error & { client?: unknown }) => {
     delete error.client;
-    log.warn({ err: error }, 'idle database connection failed');
+    if (options.stopping?.()) log.debug({ err: error }, 'idle database connection closed');
+    else log.warn({ err: error }, 'idle database connection failed');
   });
   return pool;
 }

@@ -13,16 +13,32 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** Starts `pgcascade serve` and resolves with its URL once it logs that it serves. */
-function serve(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+interface Served {
+  child: ChildProcess;
+  url: string;
+  /** Every log entry so far, and later ones as they come. */
+  log: Array<{ level: number; msg: string }>;
+}
+
+/**
+ * Starts `pgcascade serve` and resolves once it logs that it serves. `detached` puts it in
+ * a process group of its own, as a terminal's shell does, so a test can signal the group.
+ */
+function serve(env: NodeJS.ProcessEnv, detached = false): Promise<Served> {
+  const child = spawn(process.execPath, [CLI, 'serve'], {
+    env,
+    detached,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines = readline.createInterface({ input: child.stdout! });
+  const log: Served['log'] = [];
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   return new Promise((resolve, reject) => {
     lines.on('line', (line) => {
       const entry = JSON.parse(line);
-      if (entry.msg === 'pgcascade serving') resolve({ child, url: entry.url });
+      log.push(entry);
+      if (entry.msg === 'pgcascade serving') resolve({ child, url: entry.url, log });
     });
     child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
   });
@@ -91,22 +107,26 @@ describe('the pgcascade command', () => {
     }
   }, 60_000);
 
-  it('starts an embedded PostgreSQL and leaves none behind on Ctrl-C', async () => {
+  it('starts an embedded PostgreSQL and leaves none behind, quietly, on Ctrl-C', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgcascade-cli-'));
     fs.chmodSync(dir, 0o755);
     try {
-      const { child, url } = await serve(
+      const { child, url, log } = await serve(
         cleanEnv({ PGCASCADE_DATA_DIR: dir, PORT: '0', LOG_LEVEL: 'info' }),
+        true,
       );
       const answer = await query(url, '{ user(id: 1) { name posts { title comments { body } } } }');
       expect(answer.body.data.user.posts).toHaveLength(10);
       expect(answer.body.data.user.posts[0].comments).toHaveLength(3);
 
+      // A terminal's Ctrl-C signals the whole group: the embedded server too, which then
+      // closes the service's connections while it shuts down.
       const code = exited(child);
-      child.kill('SIGINT');
+      process.kill(-child.pid!, 'SIGINT');
       expect(await code).toBe(0);
       const postgres = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout;
       expect(postgres.split('\n').filter((line) => line.includes(dir))).toEqual([]);
+      expect(log.filter((entry) => entry.level >= 40).map((entry) => entry.msg)).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
