@@ -243,16 +243,36 @@ it('flags a move only within its transaction', async () => {
   ]);
 });
 
-it('moves tables tracked before migration 004 onto generated functions', async () => {
-  const name = `${db.name}_upgrade`;
+const CORE = path.join(__dirname, '../../sql/core');
+
+/** Runs the core migrations whose names sort before `version` on a database of its own. */
+async function withDatabaseBefore(
+  version: string,
+  suffix: string,
+  test: (client: pg.Client, migrate: (file: string) => Promise<void>) => Promise<void>,
+): Promise<void> {
+  const name = `${db.name}_${suffix}`;
   await db.pool.query(`create database ${name}`);
   const client = new pg.Client(databaseUrl(name));
   await client.connect();
+  const migrate = async (file: string) => {
+    await client.query(fs.readFileSync(path.join(CORE, file), 'utf8'));
+  };
   try {
-    const core = path.join(__dirname, '../../sql/core');
-    for (const file of ['001_capture.sql', '002_delivery.sql', '003_operator_views.sql']) {
-      await client.query(fs.readFileSync(path.join(core, file), 'utf8'));
-    }
+    for (const file of fs
+      .readdirSync(CORE)
+      .filter((f) => f < version)
+      .sort())
+      await migrate(file);
+    await test(client, migrate);
+  } finally {
+    await client.end();
+    await db.pool.query(`drop database ${name} with (force)`);
+  }
+}
+
+it('moves tables tracked before migration 004 onto generated functions', () =>
+  withDatabaseBefore('004', 'upgrade4', async (client, migrate) => {
     await client.query('create table notes (id int primary key, n int)');
     await client.query(`select pgcascade.track('notes', 'Note', 'id', '{}', '{}')`);
     // Dropped without untrack: its row in pgcascade.tracked must not stop the migration.
@@ -260,8 +280,8 @@ it('moves tables tracked before migration 004 onto generated functions', async (
     await client.query(`select pgcascade.track('gone', 'Gone')`);
     await client.query('drop table gone');
 
-    await client.query(fs.readFileSync(path.join(core, '004_fast_capture.sql'), 'utf8'));
-    await client.query(fs.readFileSync(path.join(core, '005_move_flag.sql'), 'utf8'));
+    await migrate('004_fast_capture.sql');
+    await migrate('005_move_flag.sql');
     await client.query('insert into notes values (1, 0)');
     await client.query('update notes set n = 1');
 
@@ -277,30 +297,15 @@ it('moves tables tracked before migration 004 onto generated functions', async (
       { operation: 'INSERT', tags: ['Note[]', 'Note:1'] },
       { operation: 'UPDATE', tags: ['Note:1'] },
     ]);
-  } finally {
-    await client.end();
-    await db.pool.query(`drop database ${name} with (force)`);
-  }
-});
+  }));
 
-it('gives tables tracked before migration 005 the move trigger', async () => {
-  const name = `${db.name}_upgrade5`;
-  await db.pool.query(`create database ${name}`);
-  const client = new pg.Client(databaseUrl(name));
-  await client.connect();
-  try {
-    const core = path.join(__dirname, '../../sql/core');
-    for (const file of fs
-      .readdirSync(core)
-      .filter((f) => f < '005')
-      .sort()) {
-      await client.query(fs.readFileSync(path.join(core, file), 'utf8'));
-    }
+it('gives tables tracked before migration 005 the move trigger', () =>
+  withDatabaseBefore('005', 'upgrade5', async (client, migrate) => {
     await client.query('create table posts (id int primary key, published boolean, n int)');
     await client.query(`select pgcascade.track('posts', 'Post', 'id', '{}', '{published}')`);
     await client.query('insert into posts values (1, true, 0)');
 
-    await client.query(fs.readFileSync(path.join(core, '005_move_flag.sql'), 'utf8'));
+    await migrate('005_move_flag.sql');
     await client.query('update posts set published = false');
 
     const { rows } = await client.query(
@@ -309,8 +314,4 @@ it('gives tables tracked before migration 005 the move trigger', async () => {
     expect(rows.map((r) => r.tgname)).toContain('pgcascade_capture_move');
     const audit = await client.query('select tags from pgcascade.audit order by seq');
     expect(audit.rows[1].tags).toEqual(['Post:1', 'Post[published=false]', 'Post[published=true]']);
-  } finally {
-    await client.end();
-    await db.pool.query(`drop database ${name} with (force)`);
-  }
-});
+  }));
