@@ -9,6 +9,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/db/embedded';
 import { migrate } from '../src/db/migrate';
 import { silentLogger } from '../src/logger';
+import globalTeardown from './global-teardown';
 import { adminUrl, databaseUrl } from './helpers/database';
 
 export default async function globalSetup(): Promise<void> {
@@ -39,7 +40,12 @@ export default async function globalSetup(): Promise<void> {
   try {
     await migrate(templateClient, 'core', silentLogger);
     await migrate(templateClient, 'demo', silentLogger);
-  } finally {
+  } catch (error) {
+    // Jest skips the teardown when the setup fails (a broken migration): run it here, so
+    // that neither the template nor an embedded server is left behind.
     await templateClient.end();
+    await globalTeardown();
+    throw error;
   }
+  await templateClient.end();
 }
