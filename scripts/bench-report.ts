@@ -1,9 +1,17 @@
 /**
- * Small helpers shared by the benchmark and load scripts: percentiles over raw samples
- * and writing results as JSON. Nothing here measures; it only summarises.
+ * Small helpers shared by the benchmark and load scripts: one clock, percentiles over raw
+ * samples and writing results as JSON. Nothing here measures; it only summarises.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+/**
+ * Wall-clock milliseconds with sub-millisecond resolution, comparable across processes:
+ * the load generator and the server it starts compare times with it (Date.now() is whole
+ * milliseconds).
+ */
+export const wall = () => performance.timeOrigin + performance.now();
 
 /** The p-th percentile (0..100) of `values` by nearest rank; NaN for no values. */
 export function percentile(values: readonly number[], p: number): number {

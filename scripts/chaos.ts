@@ -10,14 +10,13 @@ import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/db/embedded';
 import { silentLogger } from '../src/logger';
-import { urlFor, writeJson } from './bench-report';
+import { urlFor, wall, writeJson } from './bench-report';
 import {
   machineDescription,
   parseLoadOptions,
   prepareDatabase,
   printSummary,
   runOnce,
-  wall,
   type ServerHandle,
 } from './load';
 import { renderReport } from './report-html';

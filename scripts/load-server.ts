@@ -7,6 +7,7 @@
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { startService } from '../src/service';
+import { wall } from './bench-report';
 
 /** Messages this process sends to its parent. */
 export type ServerMessage =
@@ -28,10 +29,6 @@ export interface ServerCounters {
   cacheBytes: number;
   cacheEntries: number;
 }
-
-// The clock scripts/load reads (its `wall`), so that times of the two processes compare
-// to a fraction of a millisecond: Date.now() is whole milliseconds.
-const wall = () => performance.timeOrigin + performance.now();
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env, {});

@@ -9,12 +9,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { migrate } from '../src/db/migrate';
 import { seedDemo } from '../src/demo';
 import { silentLogger } from '../src/logger';
-import { percentile, urlFor, writeJson } from './bench-report';
+import { percentile, urlFor, wall, writeJson } from './bench-report';
 import type { ServerCounters, ServerMessage } from './load-server';
 import { renderReport } from './report-html';
 import {
@@ -24,9 +23,6 @@ import {
   type ReadRecord,
   type WriteRecord,
 } from './stale-reads';
-
-/** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes. */
-export const wall = () => performance.timeOrigin + performance.now();
 
 // ---------------------------------------------------------------- options
 
@@ -691,7 +687,8 @@ export function printSummary(s: RunSummary): void {
     `${v.p50.toFixed(1)} / ${v.p95.toFixed(1)} / ${v.p99.toFixed(1)} ms`;
   console.log(`\n${s.label}`);
   console.log(
-    `  offered ${s.offered}/s, achieved ${s.achieved.toFixed(0)}/s, dropped ${s.dropped}, errors ${s.errors}`,
+    `  offered ${s.offered}/s, achieved ${s.achieved.toFixed(0)}/s, ` +
+      `dropped ${s.dropped}, errors ${s.errors}`,
   );
   for (const { reason, count } of s.errorReasons) console.log(`    ${count} × ${reason}`);
   const listed = s.errorReasons.reduce((sum, r) => sum + r.count, 0);
@@ -701,15 +698,18 @@ export function printSummary(s: RunSummary): void {
     .join(', ');
   console.log(`  hit rate ${(100 * s.hitRate).toFixed(1)}% (${byKind})`);
   console.log(
-    `  latency p50/p95/p99: all ${ms(s.latencyMs)}; reads ${ms(s.readLatencyMs)}; writes ${ms(s.writeLatencyMs)}`,
+    `  latency p50/p95/p99: all ${ms(s.latencyMs)}; reads ${ms(s.readLatencyMs)}; ` +
+      `writes ${ms(s.writeLatencyMs)}`,
   );
   console.log(
     `  executions ${s.executions} (${s.executionsPerRequest.toFixed(3)} per request), ` +
-      `SQL transactions ${s.sqlTransactions} (${s.sqlTransactionsPerRequest.toFixed(3)} per request)`,
+      `SQL transactions ${s.sqlTransactions} ` +
+      `(${s.sqlTransactionsPerRequest.toFixed(3)} per request)`,
   );
   console.log(`  coalesced ${s.coalesced}, stale fills discarded ${s.staleFills}`);
   console.log(
-    `  stale reads ${s.staleReads}${s.staleExamples.length ? ` (${s.staleExamples.join('; ')})` : ''}`,
+    `  stale reads ${s.staleReads}` +
+      (s.staleExamples.length ? ` (${s.staleExamples.join('; ')})` : ''),
   );
   if (s.unresolvedSqlWrites)
     console.log(`  SQL writes never reported applied: ${s.unresolvedSqlWrites}`);
@@ -740,7 +740,8 @@ async function main(): Promise<void> {
     const saved = 1 - on.summary.executionsPerRequest / off.summary.executionsPerRequest;
     console.log(
       `\nexecutions per request: ${on.summary.executionsPerRequest.toFixed(3)} with the cache, ` +
-        `${off.summary.executionsPerRequest.toFixed(3)} without: ${(100 * saved).toFixed(1)}% fewer`,
+        `${off.summary.executionsPerRequest.toFixed(3)} without: ` +
+        `${(100 * saved).toFixed(1)}% fewer`,
     );
     // Per request: when the cache is off the service completes fewer requests in the
     // same time. Counts every transaction in the database: the listener's reads and the
@@ -762,7 +763,9 @@ async function main(): Promise<void> {
 
 export function machineDescription(): string {
   const os = require('node:os') as typeof import('node:os');
-  return `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const gib = Math.round(os.totalmem() / 2 ** 30);
+  const cpus = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`;
+  return `${cpus}, ${gib} GiB, Node ${process.version}`;
 }
 
 if (require.main === module) {

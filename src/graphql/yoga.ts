@@ -33,11 +33,6 @@ export interface YogaDeps {
   pool: pg.Pool;
   /** Resolves once every change committed so far is applied to the local cache. */
   sync(): Promise<void>;
-  /**
-   * How long a mutation keeps trying to confirm its changes in the local cache while the
-   * audit trail cannot be read (a restarting database), in milliseconds. Default 2000.
-   */
-  confirmTimeoutMs?: number;
   /** Called for every operation executed (pgcascade_executions_total). */
   onExecution(): void;
   log: Logger;
@@ -85,7 +80,9 @@ function fillPlugin(deps: YogaDeps): Plugin<ServerContext> {
 /** The code of the error a mutation answers when its changes could not be confirmed. */
 export const WRITE_UNCONFIRMED_CODE = 'WRITE_UNCONFIRMED';
 
+// While the audit trail cannot be read, a mutation reads it again this often, this long.
 const CONFIRM_RETRY_MS = 100;
+const CONFIRM_TIMEOUT_MS = 2000;
 
 /**
  * Waits until the mutation's changes are applied locally, reading the audit trail again
@@ -93,7 +90,7 @@ const CONFIRM_RETRY_MS = 100;
  * committed just before it; it succeeds again within about half a second.
  */
 async function confirmWrites(deps: YogaDeps): Promise<void> {
-  const deadline = Date.now() + (deps.confirmTimeoutMs ?? 2000);
+  const deadline = Date.now() + CONFIRM_TIMEOUT_MS;
   for (;;) {
     try {
       return await deps.sync();

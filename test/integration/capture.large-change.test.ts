@@ -64,7 +64,7 @@ it('wakes the listener with the seq alone, in a payload under 8000 bytes', async
 
 // Rows that change a list column or their id take the general rules, which pair the old
 // and new rows of the whole statement in one query (migration 006).
-it('records a 10,000-row update that moves every row as one entry with its lists and parents', async () => {
+it('records a 10,000-row move as one entry with every list and parent', async () => {
   const table = 'capture_large.tasks';
   await db.pool.query(
     `create table ${table} (id bigint primary key, owner_id bigint, open boolean)`,

@@ -185,7 +185,10 @@ describe('health recommendations', () => {
     readings.window = { ...readings.window, hit: 5000, miss: 5000, invalidationEvictions: 600 };
     const [recommendation] = evaluateHealth(readings, THRESHOLDS).recommendations;
     expect(recommendation.action).toMatch(
-      /^The hit rate is 50% but only 0 evictions for size and 600 invalidations explain 5000 misses: most queries are asked only once\. /,
+      new RegExp(
+        '^The hit rate is 50% but only 0 evictions for size and 600 invalidations explain ' +
+          '5000 misses: most queries are asked only once\\. ',
+      ),
     );
   });
 
@@ -200,7 +203,10 @@ describe('health recommendations', () => {
     };
     const [recommendation] = evaluateHealth(readings, THRESHOLDS).recommendations;
     expect(recommendation.action).toMatch(
-      /explain 700 misses: the cache is still filling in the 7\.3 s since start, or most queries are asked only once\./,
+      new RegExp(
+        'explain 700 misses: the cache is still filling in the 7\\.3 s since start, ' +
+          'or most queries are asked only once\\.',
+      ),
     );
   });
 
